@@ -1,0 +1,208 @@
+package collab
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/casual-dev/casual/crdt"
+	"github.com/casual-dev/casual/rooms"
+)
+
+// Config holds the protocol server's settings. Zero values take defaults.
+type Config struct {
+	// PeerID is the server's stable protocol peerId.
+	PeerID string
+	// StorageID is sent in the peer message so clients can tell which heads
+	// the server has durably stored (DocHandle.getSyncInfo).
+	StorageID string
+	// MaxFrameBytes refuses larger frames (default 64 MiB: a whole-document
+	// sync of a large app fits).
+	MaxFrameBytes int64
+	// MaxDocsPerConn bounds how many documents one connection may sync
+	// (default 1000).
+	MaxDocsPerConn int
+	// RatePerSec and RateBurst bound messages per connection (token
+	// bucket; defaults 1000/s and 5000). A connection that exceeds them gets
+	// an error and is closed; its client reconnects and resyncs.
+	RatePerSec float64
+	RateBurst  int
+	// SendQueue bounds the messages waiting for one peer (default 1024);
+	// a peer whose queue is full is dropped from its rooms.
+	SendQueue int
+	// PingInterval between server pings (default 20 s); a peer silent for
+	// 2.5 intervals is disconnected.
+	PingInterval time.Duration
+	Logger       *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.PeerID == "" {
+		c.PeerID = "casual-server"
+	}
+	if c.MaxFrameBytes <= 0 {
+		c.MaxFrameBytes = 64 << 20
+	}
+	if c.MaxDocsPerConn <= 0 {
+		c.MaxDocsPerConn = 1000
+	}
+	if c.RatePerSec <= 0 {
+		c.RatePerSec = 1000
+	}
+	if c.RateBurst <= 0 {
+		c.RateBurst = 5000
+	}
+	if c.SendQueue <= 0 {
+		c.SendQueue = 1024
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = 20 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// PongWait is how long a silent peer is kept.
+func (c Config) PongWait() time.Duration { return c.PingInterval * 5 / 2 }
+
+// Credentials are what a peer presented when it connected: a token from
+// the URL (?token=) or a cookie, since browsers cannot set headers on
+// WebSocket upgrades.
+type Credentials struct {
+	Token      string
+	RemoteAddr string
+	// Internal marks in-process server peers (AI co-editor, executor).
+	Internal bool
+	// Actor is who the peer acts for, if known (user id, "ai", ...).
+	Actor string
+}
+
+// Authorizer decides what a peer may do with a document.
+type Authorizer interface {
+	// Authenticate checks credentials once per connection, at join.
+	Authenticate(ctx context.Context, cred Credentials) error
+	// Authorize returns the peer's access to doc.
+	Authorize(ctx context.Context, cred Credentials, doc crdt.DocID) (rooms.Access, error)
+}
+
+// OpenAccess lets every peer write every document: the single-user local
+// default until accounts are configured.
+type OpenAccess struct{}
+
+// Authenticate implements Authorizer.
+func (OpenAccess) Authenticate(context.Context, Credentials) error { return nil }
+
+// Authorize implements Authorizer.
+func (OpenAccess) Authorize(context.Context, Credentials, crdt.DocID) (rooms.Access, error) {
+	return rooms.Write, nil
+}
+
+// Server serves protocol sessions.
+type Server struct {
+	cfg     Config
+	rooms   *rooms.Manager
+	auth    Authorizer
+	metrics *Metrics
+	log     *slog.Logger
+
+	mu       sync.Mutex
+	closing  bool
+	sessions map[*session]struct{}
+	byPeer   map[string]*session
+	wg       sync.WaitGroup
+}
+
+// NewServer returns a server over mgr. metrics may be nil.
+func NewServer(cfg Config, mgr *rooms.Manager, auth Authorizer, metrics *Metrics) *Server {
+	cfg = cfg.withDefaults()
+	if auth == nil {
+		auth = OpenAccess{}
+	}
+	return &Server{cfg: cfg, rooms: mgr, auth: auth, metrics: metrics, log: cfg.Logger,
+		sessions: map[*session]struct{}{}, byPeer: map[string]*session{}}
+}
+
+// Config returns the effective configuration.
+func (s *Server) Config() Config { return s.cfg }
+
+// Rooms returns the room manager.
+func (s *Server) Rooms() *rooms.Manager { return s.rooms }
+
+// Serve runs one peer's session over t until the peer leaves, the
+// connection fails, or ctx ends. It closes t.
+func (s *Server) Serve(ctx context.Context, t Transport, cred Credentials) error {
+	ss := newSession(s, t, cred)
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		ss.closeWith(ErrShuttingDown)
+		return ErrShuttingDown
+	}
+	s.sessions[ss] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	if s.metrics != nil {
+		s.metrics.Connections.Inc()
+		s.metrics.ConnectionsAll.Inc()
+	}
+	defer func() {
+		s.mu.Lock()
+		delete(s.sessions, ss)
+		if s.byPeer[ss.peerID] == ss {
+			delete(s.byPeer, ss.peerID)
+		}
+		s.mu.Unlock()
+		if s.metrics != nil {
+			s.metrics.Connections.Dec()
+		}
+		s.wg.Done()
+	}()
+	return ss.run(ctx)
+}
+
+// bind makes ss the connection of peerID, closing an older connection of
+// the same peer (automerge-repo PR #206: its sync states are stale).
+func (s *Server) bind(ss *session, peerID string) {
+	s.mu.Lock()
+	old := s.byPeer[peerID]
+	s.byPeer[peerID] = ss
+	s.mu.Unlock()
+	if old != nil && old != ss {
+		old.closeWith(ErrReplaced)
+	}
+}
+
+// Connections returns the number of live sessions.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+// Shutdown closes every session (they leave their rooms) and waits for
+// them, then stores and closes every room.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	all := make([]*session, 0, len(s.sessions))
+	for ss := range s.sessions {
+		all = append(all, ss)
+	}
+	s.mu.Unlock()
+	for _, ss := range all {
+		ss.closeWith(ErrShuttingDown)
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("shutdown: sessions still open: %w", ctx.Err())
+	}
+	s.rooms.Close()
+	return nil
+}

@@ -1,0 +1,450 @@
+package collab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/casual-dev/casual/collab/wire"
+	"github.com/casual-dev/casual/crdt"
+	"github.com/casual-dev/casual/rooms"
+)
+
+// session is one connected peer. Its reader goroutine (run) decodes and
+// routes frames; its writer goroutine drains the bounded outbound queue.
+// It is the rooms.Peer the rooms deliver to.
+type session struct {
+	srv  *Server
+	t    Transport
+	cred Credentials
+	log  *slog.Logger
+
+	peerID string                  // set once, at join, before any room sees the session
+	docs   map[crdt.DocID]*docLink // reader goroutine only
+	bucket tokenBucket             // reader goroutine only
+
+	qmu    sync.Mutex
+	queue  []outItem
+	notify chan struct{}
+
+	closeOnce sync.Once
+	done      chan struct{}
+	closeErr  error // set before done closes
+}
+
+type docLink struct {
+	room   *rooms.Room
+	access rooms.Access
+}
+
+type outItem struct {
+	out   rooms.Out
+	frame *wire.Message // session-level messages (peer, error)
+}
+
+func newSession(srv *Server, t Transport, cred Credentials) *session {
+	return &session{
+		srv: srv, t: t, cred: cred, log: srv.log,
+		docs:   map[crdt.DocID]*docLink{},
+		bucket: tokenBucket{rate: srv.cfg.RatePerSec, burst: float64(srv.cfg.RateBurst), tokens: float64(srv.cfg.RateBurst)},
+		notify: make(chan struct{}, 1),
+		done:   make(chan struct{}),
+	}
+}
+
+// ID implements rooms.Peer.
+func (ss *session) ID() string { return ss.peerID }
+
+// Deliver implements rooms.Peer: it never blocks.
+func (ss *session) Deliver(o rooms.Out) bool { return ss.enqueue(outItem{out: o}) }
+
+// Drop implements rooms.Peer: the room removed us, so the connection ends;
+// the client reconnects and resyncs from scratch.
+func (ss *session) Drop(err error) { ss.closeWith(err) }
+
+func (ss *session) enqueue(it outItem) bool {
+	ss.qmu.Lock()
+	select {
+	case <-ss.done:
+		ss.qmu.Unlock()
+		return true // going away anyway
+	default:
+	}
+	if len(ss.queue) >= ss.srv.cfg.SendQueue {
+		ss.qmu.Unlock()
+		return false
+	}
+	ss.queue = append(ss.queue, it)
+	ss.qmu.Unlock()
+	select {
+	case ss.notify <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func (ss *session) closeWith(err error) {
+	ss.closeOnce.Do(func() {
+		ss.closeErr = err
+		close(ss.done)
+	})
+}
+
+// errTransport marks the end of the connection from the other side.
+type errTransport struct{ err error }
+
+func (e errTransport) Error() string { return "connection: " + e.err.Error() }
+func (e errTransport) Unwrap() error { return e.err }
+
+func (ss *session) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		ss.writeLoop(ctx)
+	}()
+	go func() { // ctx ending closes the session
+		select {
+		case <-ctx.Done():
+			ss.closeWith(ErrShuttingDown)
+		case <-ss.done:
+		}
+	}()
+	err := ss.readLoop(ctx)
+	ss.closeWith(err)
+	<-writerDone
+	ss.leaveAll()
+	return ss.closeErr
+}
+
+func (ss *session) readLoop(ctx context.Context) error {
+	for {
+		frame, err := ss.t.Recv(ctx)
+		select {
+		case <-ss.done:
+			return ss.closeErr
+		default:
+		}
+		if err != nil {
+			switch {
+			case errors.Is(err, ErrTextFrame):
+				ss.sendError(err, "")
+				continue
+			case errors.Is(err, ErrFrameTooLarge):
+				return &countLimitError{err: err, limit: ss.srv.cfg.MaxFrameBytes, what: fmt.Sprintf("%d bytes", ss.srv.cfg.MaxFrameBytes)}
+			}
+			return errTransport{err}
+		}
+		if !ss.bucket.take(time.Now()) {
+			return &countLimitError{err: ErrRateLimited, limit: int64(ss.srv.cfg.RatePerSec),
+				what: fmt.Sprintf("%g messages/s, burst %d", ss.srv.cfg.RatePerSec, ss.srv.cfg.RateBurst)}
+		}
+		msg, err := wire.Decode(frame)
+		typ := "invalid"
+		if msg != nil && err == nil {
+			typ = msg.Type
+		}
+		if m := ss.srv.metrics; m != nil {
+			m.Messages.WithLabelValues("in", typ).Inc()
+			m.Bytes.WithLabelValues("in", typ).Add(float64(len(frame)))
+		}
+		if err != nil {
+			ss.sendError(err, "")
+			continue
+		}
+		if err := ss.handle(ctx, msg); err != nil {
+			return err
+		}
+	}
+}
+
+// handle routes one valid message. Errors it returns end the session;
+// errors the peer can recover from are sent and handling goes on.
+func (ss *session) handle(ctx context.Context, msg *wire.Message) error {
+	if msg.Type == wire.TypeJoin {
+		return ss.join(ctx, msg)
+	}
+	if ss.peerID == "" {
+		ss.sendError(ErrJoinFirst, msg.DocumentID)
+		return nil
+	}
+	switch msg.Type {
+	case wire.TypeSync, wire.TypeRequest:
+		if msg.SenderID != ss.peerID {
+			ss.sendError(fmt.Errorf("%w: got %q, joined as %q", ErrSenderMismatch, truncate(msg.SenderID, 60), ss.peerID), msg.DocumentID)
+			return nil
+		}
+		link, err := ss.link(ctx, msg.DocumentID)
+		if err != nil {
+			ss.refuseDoc(err, msg.DocumentID)
+			return nil
+		}
+		return ss.roomErr(link.room.Sync(ctx, ss, link.access, msg.Data, msg.Type == wire.TypeRequest))
+	case wire.TypeEphemeral:
+		if msg.SenderID != ss.peerID {
+			return nil // a client re-forwarding what we relayed to it (spec §5): drop quietly
+		}
+		link, err := ss.link(ctx, msg.DocumentID)
+		if err != nil {
+			ss.refuseDoc(err, msg.DocumentID)
+			return nil
+		}
+		return ss.roomErr(link.room.Ephemeral(ctx, ss, rooms.Out{
+			SenderID: msg.SenderID, SessionID: msg.SessionID, Count: float64(msg.Count), Data: msg.Data}))
+	case wire.TypeError:
+		ss.log.Debug("peer reported an error", slog.String("peer", ss.peerID), slog.String("message", truncate(msg.Message, 200)))
+	}
+	return nil // doc-unavailable from a client, peer, gossip: nothing to do
+}
+
+func (ss *session) roomErr(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func (ss *session) join(ctx context.Context, msg *wire.Message) error {
+	if ss.peerID != "" {
+		if msg.SenderID != ss.peerID {
+			ss.sendError(fmt.Errorf("%w: %q", ErrAlreadyJoined, ss.peerID), "")
+			return nil
+		}
+	} else {
+		if v := msg.SupportedProtocolVersions; len(v) > 0 && !slices.Contains(v, wire.ProtocolV1) {
+			return fmt.Errorf("%w: %q; this server speaks %q", ErrProtocolVersion, v, wire.ProtocolV1)
+		}
+		if err := ss.srv.auth.Authenticate(ctx, ss.cred); err != nil {
+			return fmt.Errorf("%w: %v", ErrUnauthorized, err)
+		}
+		ss.peerID = msg.SenderID
+		ss.log = ss.log.With(slog.String("peer", ss.peerID))
+		ss.srv.bind(ss, ss.peerID)
+	}
+	sid := ss.srv.cfg.StorageID
+	pm := &wire.PeerMetadata{IsEphemeral: false}
+	if sid != "" {
+		pm.StorageID = &sid
+	}
+	ss.enqueue(outItem{frame: &wire.Message{Type: wire.TypePeer, SenderID: ss.srv.cfg.PeerID, TargetID: ss.peerID,
+		PeerMetadata: pm, SelectedProtocolVersion: wire.ProtocolV1}})
+	return nil
+}
+
+// link returns the session's room for a document, authorizing and opening
+// it on first use.
+func (ss *session) link(ctx context.Context, raw string) (*docLink, error) {
+	id, err := crdt.ParseDocID(raw)
+	if err != nil {
+		return nil, err
+	}
+	if l := ss.docs[id]; l != nil {
+		return l, nil
+	}
+	if max := ss.srv.cfg.MaxDocsPerConn; len(ss.docs) >= max {
+		return nil, &countLimitError{err: ErrTooManyDocs, limit: int64(max), what: fmt.Sprintf("%d documents", max)}
+	}
+	access, err := ss.srv.auth.Authorize(ctx, ss.cred, id)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrForbidden, err)
+	}
+	if access < rooms.Read {
+		return nil, fmt.Errorf("%w: no access to %s", ErrForbidden, id)
+	}
+	room, err := ss.srv.rooms.Acquire(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	l := &docLink{room: room, access: access}
+	ss.docs[id] = l
+	return l, nil
+}
+
+// refuseDoc tells the peer why a document message was not handled. A
+// denied document is also reported unavailable, which is what makes an
+// automerge-repo client's find() fail fast.
+func (ss *session) refuseDoc(err error, doc string) {
+	ss.sendError(err, doc)
+	if errors.Is(err, ErrForbidden) {
+		ss.enqueue(outItem{frame: &wire.Message{Type: wire.TypeDocUnavailable, SenderID: ss.srv.cfg.PeerID,
+			TargetID: ss.peerID, DocumentID: doc}})
+	}
+}
+
+func (ss *session) errorMessage(err error, doc string) *wire.Message {
+	if m := ss.srv.metrics; m != nil {
+		m.Errors.WithLabelValues(ErrorCode(err)).Inc()
+	}
+	return &wire.Message{Type: wire.TypeError, SenderID: ss.srv.cfg.PeerID, TargetID: ss.peerID,
+		DocumentID: doc, Message: truncate(err.Error(), 500), Code: ErrorCode(err), Limit: wire.Count(limitOf(err))}
+}
+
+func (ss *session) sendError(err error, doc string) {
+	ss.log.Info("peer error", slog.String("code", ErrorCode(err)), slog.Any("err", err))
+	if !ss.enqueue(outItem{frame: ss.errorMessage(err, doc)}) {
+		ss.closeWith(rooms.ErrSlowPeer)
+	}
+}
+
+func (ss *session) encode(it outItem) (*wire.Message, error) {
+	if it.frame != nil {
+		return it.frame, nil
+	}
+	o := it.out
+	m := &wire.Message{SenderID: ss.srv.cfg.PeerID, TargetID: ss.peerID, DocumentID: string(o.DocID)}
+	switch o.Kind {
+	case rooms.OutSync:
+		m.Type, m.Data = wire.TypeSync, o.Data
+	case rooms.OutDocUnavailable:
+		m.Type = wire.TypeDocUnavailable
+	case rooms.OutEphemeral:
+		m.Type, m.Data, m.SenderID, m.SessionID, m.Count = wire.TypeEphemeral, o.Data, o.SenderID, o.SessionID, wire.Count(o.Count)
+	case rooms.OutError:
+		return ss.errorMessage(o.Err, string(o.DocID)), nil
+	default:
+		return nil, fmt.Errorf("unknown outbound kind %d", o.Kind)
+	}
+	return m, nil
+}
+
+type pinger interface{ Ping() error }
+
+func (ss *session) writeLoop(ctx context.Context) {
+	var tick <-chan time.Time
+	if p, ok := ss.t.(pinger); ok {
+		t := time.NewTicker(ss.srv.cfg.PingInterval)
+		defer t.Stop()
+		tick = t.C
+		_ = p
+	}
+	for {
+		select {
+		case <-ss.notify:
+			if err := ss.flushQueue(ctx); err != nil {
+				ss.closeWith(errTransport{err})
+				ss.finish()
+				return
+			}
+		case <-tick:
+			if err := ss.t.(pinger).Ping(); err != nil {
+				ss.closeWith(errTransport{err})
+			}
+		case <-ss.done:
+			ss.finish()
+			return
+		}
+	}
+}
+
+func (ss *session) flushQueue(ctx context.Context) error {
+	for {
+		ss.qmu.Lock()
+		items := ss.queue
+		ss.queue = nil
+		ss.qmu.Unlock()
+		if len(items) == 0 {
+			return nil
+		}
+		for _, it := range items {
+			if err := ss.write(ctx, it); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (ss *session) write(ctx context.Context, it outItem) error {
+	m, err := ss.encode(it)
+	if err != nil {
+		ss.log.Error("encode", slog.Any("err", err))
+		return nil
+	}
+	b, err := wire.Encode(m)
+	if err != nil {
+		ss.log.Error("encode", slog.Any("err", err))
+		return nil
+	}
+	if mt := ss.srv.metrics; mt != nil {
+		mt.Messages.WithLabelValues("out", m.Type).Inc()
+		mt.Bytes.WithLabelValues("out", m.Type).Add(float64(len(b)))
+	}
+	return ss.t.Send(ctx, b)
+}
+
+// finish ends the connection: unless the peer is already gone, what is
+// queued and the reason are sent first, briefly.
+func (ss *session) finish() {
+	err := ss.closeErr
+	var te errTransport
+	if err == nil || errors.As(err, &te) {
+		ss.t.Close()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if !errors.Is(err, rooms.ErrSlowPeer) { // a slow peer's backlog is what we give up on
+		_ = ss.flushQueue(ctx)
+	}
+	_ = ss.write(ctx, outItem{frame: ss.errorMessage(err, "")})
+	if c, ok := ss.t.(Closer); ok {
+		c.CloseWith(closeCode(err), err.Error())
+		return
+	}
+	ss.t.Close()
+}
+
+func closeCode(err error) int {
+	switch {
+	case errors.Is(err, ErrFrameTooLarge):
+		return CloseTooBig
+	case errors.Is(err, ErrShuttingDown):
+		return CloseGoingAway
+	case errors.Is(err, rooms.ErrSlowPeer), errors.Is(err, ErrRateLimited):
+		return CloseTryAgainLater
+	case errors.Is(err, ErrProtocolVersion):
+		return CloseProtocolError
+	}
+	return ClosePolicy
+}
+
+func (ss *session) leaveAll() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for id, l := range ss.docs {
+		if err := l.room.Leave(ctx, ss); err != nil && !errors.Is(err, rooms.ErrRoomClosed) {
+			ss.log.Warn("leave room", slog.String("doc", string(id)), slog.Any("err", err))
+		}
+		ss.srv.rooms.Release(id)
+	}
+	ss.docs = nil
+}
+
+// tokenBucket limits messages per connection.
+type tokenBucket struct {
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+func (b *tokenBucket) take(now time.Time) bool {
+	if !b.last.IsZero() {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
