@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -61,9 +62,9 @@ type WebSocket struct {
 // answers no ping within pongWait is considered gone.
 func NewWebSocket(conn *websocket.Conn, maxFrame int64, pongWait time.Duration) *WebSocket {
 	w := &WebSocket{conn: conn, maxFrame: maxFrame, pongWait: pongWait}
-	// gorilla's own read limit would fail the connection; we check sizes
-	// ourselves so the peer gets an error message first.
-	conn.SetReadLimit(maxFrame + 1)
+	// gorilla's own read limit would close the connection at once; we
+	// check sizes ourselves so the peer gets an error message first.
+	conn.SetReadLimit(0)
 	if pongWait > 0 {
 		conn.SetReadDeadline(time.Now().Add(pongWait))
 		conn.SetPongHandler(func(string) error {
@@ -75,21 +76,23 @@ func NewWebSocket(conn *websocket.Conn, maxFrame int64, pongWait time.Duration) 
 
 // Recv implements Transport.
 func (w *WebSocket) Recv(ctx context.Context) ([]byte, error) {
-	typ, b, err := w.conn.ReadMessage()
+	typ, rd, err := w.conn.NextReader()
 	if err != nil {
-		if errors.Is(err, websocket.ErrReadLimit) {
-			return nil, fmt.Errorf("%w: over %d bytes", ErrFrameTooLarge, w.maxFrame)
-		}
 		return nil, err
 	}
 	if w.pongWait > 0 { // any traffic proves the peer alive
 		w.conn.SetReadDeadline(time.Now().Add(w.pongWait))
 	}
-	if typ != websocket.BinaryMessage {
-		return nil, ErrTextFrame
+	b, err := io.ReadAll(io.LimitReader(rd, w.maxFrame+1))
+	if err != nil {
+		return nil, err
 	}
 	if int64(len(b)) > w.maxFrame {
-		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, len(b), w.maxFrame)
+		// The rest of the frame is never read: the connection must close.
+		return nil, fmt.Errorf("%w: over %d bytes", ErrFrameTooLarge, w.maxFrame)
+	}
+	if typ != websocket.BinaryMessage {
+		return nil, ErrTextFrame
 	}
 	return b, nil
 }

@@ -70,7 +70,10 @@ type Store interface {
 	// Append durably adds an incremental chunk to doc. It returns only once
 	// the chunk is committed (fsync'd, or committed by the database);
 	// concurrent appends, across documents, are committed together.
-	// Appending bytes that are already stored is a no-op.
+	// Appending bytes already stored for doc (even as a snapshot) is a no-op
+	// returning their ref; dedupe is per document. An empty chunk is an
+	// error. An append that failed may still have been stored: retrying is
+	// always safe.
 	Append(ctx context.Context, doc string, data []byte) (ChunkRef, error)
 
 	// Load returns every chunk of doc: snapshots first, then incremental
@@ -81,12 +84,14 @@ type Store interface {
 	// Compact atomically stores snapshot (which must include every change of
 	// the replaced chunks) and removes the replaced chunks. Chunks of doc
 	// not named in replaced (say, appended meanwhile by another node) stay.
+	// Replaced refs match by hash; refs not stored are ignored.
 	Compact(ctx context.Context, doc string, snapshot []byte, replaced []ChunkRef) (ChunkRef, error)
 
 	// Delete removes every chunk of doc. Deleting a missing doc is not an error.
 	Delete(ctx context.Context, doc string) error
 
-	// Close flushes and releases the store; later calls fail with ErrClosed.
+	// Close flushes and releases the store; later calls, a second Close
+	// included, fail with ErrClosed.
 	Close() error
 }
 
