@@ -70,6 +70,10 @@ type member struct {
 	syncing bool // exchanged sync/request on this connection
 	wants   bool // asked for the doc while we had none: push it when it appears
 	needGen bool
+	// held are replies generated right after each message from the peer
+	// (as the JS repo does: generating only once per round can miss the
+	// reply that acknowledges a change), sent once the round is stored.
+	held [][]byte
 }
 
 type presence struct {
@@ -348,12 +352,28 @@ func (r *Room) handleSync(ev event) {
 	if !slices.Equal(before, heads) {
 		r.changed()
 	}
-	m.needGen = true
 	if ev.request && len(heads) == 0 {
 		m.wants = true
+		m.needGen = false
 		if !ev.peer.Deliver(Out{Kind: OutDocUnavailable, DocID: r.id}) {
 			r.drop(m, ErrSlowPeer)
 		}
+		return
+	}
+	r.generate(m)
+}
+
+// generate queues the member's next sync message, to be sent at flush.
+func (r *Room) generate(m *member) {
+	m.needGen = false
+	msg, ok, err := m.ss.Generate()
+	if err != nil {
+		r.log.Error("generate sync message", slog.Any("err", err))
+		m.ss = r.doc.NewSyncState()
+		return
+	}
+	if ok {
+		m.held = append(m.held, msg)
 	}
 }
 
@@ -452,22 +472,17 @@ func (r *Room) flush(ctx context.Context) {
 	r.replies = r.replies[:0]
 	heads := len(r.doc.Heads()) > 0
 	for _, m := range r.members {
-		if !m.needGen {
-			continue
+		if m.needGen && !(m.wants && !heads) {
+			r.generate(m)
 		}
 		m.needGen = false
-		if m.wants && !heads {
-			continue
+		for _, msg := range m.held {
+			if !m.peer.Deliver(Out{Kind: OutSync, DocID: r.id, Data: msg}) {
+				r.drop(m, ErrSlowPeer)
+				break
+			}
 		}
-		msg, ok, err := m.ss.Generate()
-		if err != nil {
-			r.log.Error("generate sync message", slog.Any("err", err))
-			m.ss = r.doc.NewSyncState()
-			continue
-		}
-		if ok && !m.peer.Deliver(Out{Kind: OutSync, DocID: r.id, Data: msg}) {
-			r.drop(m, ErrSlowPeer)
-		}
+		m.held = m.held[:0]
 	}
 	if r.incSize >= max(r.snapSize, r.cfg.CompactMinBytes) {
 		r.compact(ctx)

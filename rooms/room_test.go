@@ -385,3 +385,53 @@ func TestRoomRetriesFailedPersistAndNeverAcksMeanwhile(t *testing.T) {
 		t.Fatal("change not stored after the store recovered")
 	}
 }
+
+// A change and a heads-only message from the same peer can land in one
+// round (the room was busy storing). The heads-only message tells the room
+// the peer has everything, so a reply generated only at the end of the
+// round would be empty, and the peer would never learn its change was
+// stored. Each message must get its reply.
+func TestRoomAcknowledgesChangeArrivingWithHeadsOnlyMessage(t *testing.T) {
+	st := newMem()
+	m := newTestManager(st)
+	defer m.Close()
+	r, _ := m.Acquire(context.Background(), crdt.NewDocID())
+	a := newReplica("a")
+	a.set(t, "k", int64(1))
+	a.settle(t, r, Write)
+
+	// Keep the room's goroutine busy, without changing the document, while
+	// both messages queue up.
+	started, release := make(chan struct{}), make(chan struct{})
+	go r.Do(context.Background(), func(*crdt.Doc) error { close(started); <-release; return nil })
+	<-started
+
+	a.set(t, "k", int64(2))
+	want := a.doc.Heads()
+	a.send(t, r, Write, false) // carries the change
+	headsOnly, ok, _ := a.doc.NewSyncState().Generate()
+	if !ok {
+		t.Fatal("no heads-only message")
+	}
+	r.Sync(context.Background(), a.p, Write, headsOnly, false)
+	close(release)
+
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case o := <-a.p.queue:
+			if o.Kind != OutSync {
+				continue
+			}
+			theirs, err := a.ss.Receive(o.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.doc.Covers(theirs, want) {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the change was never acknowledged")
+		}
+	}
+}
