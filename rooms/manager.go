@@ -89,17 +89,31 @@ func (m *Manager) Acquire(ctx context.Context, id crdt.DocID) (*Room, error) {
 
 func (m *Manager) load(ctx context.Context, id crdt.DocID, e *entry) {
 	defer close(e.ready)
+	r := newRoom(id, m.st, m.cfg)
+	if m.cfg.Bus != nil {
+		unsub, err := m.cfg.Bus.Subscribe(ctx, id, r.fromBus)
+		if err != nil {
+			// Serve anyway: changes still reach the store, and the room
+			// catches up from it when the bus comes back.
+			m.cfg.Logger.Warn("bus subscribe failed", slog.String("doc", string(id)), slog.Any("err", err))
+			r.behind.Store(true)
+		} else {
+			r.unsub = unsub
+		}
+	}
 	chunks, err := m.st.Load(ctx, string(id))
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		e.err = fmt.Errorf("%w: %s: %v", ErrLoad, id, err)
-		return
+	if err == nil || errors.Is(err, store.ErrNotFound) {
+		var doc *crdt.Doc
+		if doc, err = crdt.Load(store.Concat(chunks)); err == nil {
+			r.start(doc, chunks)
+			e.room = r
+			return
+		}
 	}
-	doc, err := crdt.Load(store.Concat(chunks))
-	if err != nil {
-		e.err = fmt.Errorf("%w: %s: %v", ErrLoad, id, err)
-		return
+	if r.unsub != nil {
+		r.unsub()
 	}
-	e.room = open(id, doc, chunks, m.st, m.cfg)
+	e.err = fmt.Errorf("%w: %s: %v", ErrLoad, id, err)
 }
 
 // Release gives back a room taken with Acquire.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/casual-dev/casual/crdt"
@@ -28,6 +29,10 @@ type Config struct {
 	CompactMinBytes int64
 	Logger          *slog.Logger
 	Hooks           Hooks
+	// Bus, if set, shares accepted changes and presence with the rooms of
+	// other nodes; NodeID names this node on it.
+	Bus    Bus
+	NodeID string
 }
 
 // Hooks report what rooms do, for metrics. Nil fields are skipped.
@@ -40,6 +45,12 @@ type Hooks struct {
 	Dropped func(err error)
 	// Refused: a sync message refused for err.
 	Refused func(err error)
+	// BusPublished and BusReceived count bus traffic; latency is the
+	// publisher-to-here delay of received changes.
+	BusPublished func(kind BusKind, err error)
+	BusReceived  func(kind BusKind, latency time.Duration)
+	// CaughtUp: a room reloaded from the store after a gap.
+	CaughtUp func(err error)
 }
 
 func (c Config) withDefaults() Config {
@@ -98,6 +109,7 @@ const (
 	evLeave
 	evDo
 	evPresence
+	evRemote
 )
 
 type event struct {
@@ -110,6 +122,7 @@ type event struct {
 	fn      func(*crdt.Doc) error
 	reply   chan error
 	pres    chan []PresenceEntry
+	remote  BusMessage
 }
 
 // Room is the live session around one document.
@@ -133,16 +146,24 @@ type Room struct {
 	dirty    bool
 	replies  []chan error // Do calls waiting for their changes to be stored
 	now      func() time.Time
+	behind   atomic.Bool // the bus dropped something for us: catch up from the store
+	unsub    func()
 }
 
-// open starts the room's goroutine over an already loaded document.
-func open(id crdt.DocID, doc *crdt.Doc, chunks []store.Chunk, st Storage, cfg Config) *Room {
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &Room{
+// newRoom makes a room that is not running yet: the manager subscribes it
+// to the bus before loading the document, so nothing published in between
+// is missed (such messages wait in the inbox).
+func newRoom(id crdt.DocID, st Storage, cfg Config) *Room {
+	return &Room{
 		id: id, cfg: cfg, st: st, log: cfg.Logger.With(slog.String("doc", string(id))),
-		inbox: make(chan event, cfg.InboxSize), done: make(chan struct{}), stop: cancel,
-		doc: doc, members: map[string]*member{}, presence: map[string]*presence{}, now: time.Now,
+		inbox: make(chan event, cfg.InboxSize), done: make(chan struct{}),
+		members: map[string]*member{}, presence: map[string]*presence{}, now: time.Now,
 	}
+}
+
+// start runs the room's goroutine over the loaded document.
+func (r *Room) start(doc *crdt.Doc, chunks []store.Chunk) {
+	r.doc = doc
 	for _, c := range chunks {
 		r.chunks = append(r.chunks, c.ChunkRef)
 		if c.Kind == store.Snapshot {
@@ -151,8 +172,23 @@ func open(id crdt.DocID, doc *crdt.Doc, chunks []store.Chunk, st Storage, cfg Co
 			r.incSize += int64(c.Size)
 		}
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.stop = cancel
 	go r.run(ctx)
-	return r
+}
+
+// fromBus hands the room a message from another node. It never blocks the
+// bus: if the inbox is full the message is dropped and the room catches up
+// from the store instead.
+func (r *Room) fromBus(msg BusMessage) {
+	if msg.Node == r.cfg.NodeID && msg.Kind != BusResync {
+		return
+	}
+	select {
+	case r.inbox <- event{kind: evRemote, remote: msg}:
+	default:
+		r.behind.Store(true)
+	}
 }
 
 // ID returns the document id.
@@ -224,6 +260,9 @@ func (r *Room) Presence(ctx context.Context) ([]PresenceEntry, error) {
 // close stops the room after storing what is pending and compacting, and
 // waits for it.
 func (r *Room) close() {
+	if r.unsub != nil {
+		r.unsub()
+	}
 	r.stop()
 	<-r.done
 }
@@ -239,9 +278,15 @@ func (r *Room) run(ctx context.Context) {
 			r.drain()
 		case <-tick.C:
 			r.prunePresence()
+			if r.behind.Load() {
+				r.catchUp(ctx)
+			}
 		case <-ctx.Done():
 			r.shutdown()
 			return
+		}
+		if r.behind.Load() {
+			r.catchUp(ctx)
 		}
 		r.flush(ctx)
 	}
@@ -299,6 +344,8 @@ func (r *Room) handle(ev event) {
 			return
 		}
 		r.replies = append(r.replies, ev.reply)
+	case evRemote:
+		r.handleRemote(ev.remote)
 	case evPresence:
 		r.prunePresence()
 		out := make([]PresenceEntry, 0, len(r.presence))
@@ -409,11 +456,7 @@ func (r *Room) refuse(m *member, err error) {
 
 func (r *Room) changed() {
 	r.dirty = true
-	for _, m := range r.members {
-		if m.syncing {
-			m.needGen = true
-		}
-	}
+	r.peersNeedGen()
 }
 
 func (r *Room) handleEphemeral(ev event) {
@@ -424,11 +467,19 @@ func (r *Room) handleEphemeral(ev event) {
 		return // a duplicate or an echo of something already relayed
 	}
 	r.presence[ev.eph.SenderID] = &presence{sessionID: ev.eph.SessionID, count: ev.eph.Count, data: ev.eph.Data, at: r.now()}
+	r.relay(ev.eph, id)
+	if r.cfg.Bus != nil {
+		r.publish(BusMessage{Kind: BusPresence, Presence: ev.eph})
+	}
+}
+
+// relay sends an ephemeral message to every member but except.
+func (r *Room) relay(msg Out, except string) {
 	for oid, o := range r.members {
-		if oid == id {
+		if oid == except {
 			continue
 		}
-		if !o.peer.Deliver(ev.eph) {
+		if !o.peer.Deliver(msg) {
 			r.drop(o, ErrSlowPeer)
 		}
 	}
@@ -510,6 +561,9 @@ func (r *Room) persist(ctx context.Context) error {
 			r.pending = r.pending[:0]
 			r.chunks = append(r.chunks, ref)
 			r.incSize += int64(ref.Size)
+			if r.cfg.Bus != nil {
+				r.publish(BusMessage{Kind: BusChanges, Changes: data, Heads: r.doc.Heads()})
+			}
 			return nil
 		}
 		r.pending = [][]byte{data}

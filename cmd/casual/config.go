@@ -18,6 +18,7 @@ type Config struct {
 	Addr            string
 	DataDir         string
 	Store           string
+	AutoMigrate     bool
 	LogLevel        slog.Level
 	PeerID          string
 	IdleUnload      time.Duration
@@ -51,12 +52,17 @@ func settings() []setting {
 			c.DataDir = v
 			return nil
 		}},
-		{"store", "CASUAL_STORE", "embedded", "document store: embedded", func(c *Config, v string) error {
-			if v != "embedded" {
-				return fmt.Errorf("unknown store %q (supported: embedded)", v)
+		{"store", "CASUAL_STORE", "embedded", "document store: embedded, or a postgres:// URL", func(c *Config, v string) error {
+			if v != "embedded" && !strings.HasPrefix(v, "postgres://") && !strings.HasPrefix(v, "postgresql://") {
+				return fmt.Errorf("unknown store %q (use embedded or postgres://user@host:5432/db)", v)
 			}
 			c.Store = v
 			return nil
+		}},
+		{"migrate", "CASUAL_MIGRATE", "true", "apply database migrations at start (postgres store)", func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			c.AutoMigrate = b
+			return err
 		}},
 		{"log-level", "CASUAL_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config, v string) error {
 			return c.LogLevel.UnmarshalText([]byte(v))

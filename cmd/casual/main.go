@@ -16,6 +16,7 @@ const usage = `usage: casual <command> [flags]
 
 commands:
   serve   run the server (casual serve -h for every setting)
+  migrate apply PostgreSQL migrations (--store postgres://…)
   bench   load-generate against a server speaking the automerge-repo protocol
 `
 
@@ -44,6 +45,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return fmt.Errorf("configuration: %w", err)
 		}
 		return serve(ctx, cfg, stderr)
+	case "migrate":
+		return migrate(ctx, args[1:], stdout, getenv)
 	case "bench":
 		return bench(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":

@@ -15,7 +15,9 @@ import (
 
 	"github.com/casual-dev/casual/collab"
 	"github.com/casual-dev/casual/rooms"
+	"github.com/casual-dev/casual/store"
 	"github.com/casual-dev/casual/store/embedded"
+	"github.com/casual-dev/casual/store/postgres"
 	"github.com/casual-dev/casual/web"
 )
 
@@ -28,7 +30,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	var mgr *rooms.Manager
 	metrics = collab.NewMetrics(reg, func() int { return mgr.Loaded() })
 
-	st, err := embedded.Open(ctx, cfg.DataDir, embedded.Options{Logger: log})
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -100,5 +102,28 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		return fmt.Errorf("close store: %w", err)
 	}
 	log.Info("stopped")
+	return nil
+}
+
+func openStore(ctx context.Context, cfg Config, log *slog.Logger) (store.Store, error) {
+	if cfg.Store == "embedded" {
+		return embedded.Open(ctx, cfg.DataDir, embedded.Options{Logger: log})
+	}
+	return postgres.Open(ctx, cfg.Store, postgres.Options{Logger: log, AutoMigrate: cfg.AutoMigrate})
+}
+
+// migrate applies the database migrations of a postgres store.
+func migrate(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+	cfg, err := loadConfig(args, getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	if cfg.Store == "embedded" {
+		return errors.New("migrate: the embedded store needs no migrations; pass --store postgres://… or set CASUAL_STORE")
+	}
+	if err := postgres.MigrateDSN(ctx, cfg.Store); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "migrations applied")
 	return nil
 }
