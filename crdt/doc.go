@@ -41,6 +41,9 @@ func ParseHash(s string) (Hash, error) {
 // Doc is one Automerge document.
 type Doc struct {
 	am *automerge.Doc
+	// seqs caches each actor's highest change sequence (see checkChanges);
+	// nil means unknown, rebuilt from the history on next use.
+	seqs map[string]uint64
 }
 
 // New returns an empty document with a random actor id.
@@ -84,6 +87,7 @@ func (d *Doc) SaveIncremental() []byte {
 // LoadIncremental applies a chunk produced by SaveIncremental or Save.
 func (d *Doc) LoadIncremental(data []byte) (err error) {
 	defer recoverInto(&err, "load incremental")
+	d.seqs = nil
 	if err := d.am.LoadIncremental(data); err != nil {
 		return fmt.Errorf("%w: load incremental: %v", ErrCorrupt, err)
 	}
@@ -133,6 +137,7 @@ func (d *Doc) Fork(at ...Hash) (out *Doc, err error) {
 // Merge applies every change of other that d lacks.
 func (d *Doc) Merge(other *Doc) (err error) {
 	defer recoverInto(&err, "merge")
+	d.seqs = nil
 	if _, err := d.am.Merge(other.am); err != nil {
 		return fmt.Errorf("merge: %w", err)
 	}
@@ -143,6 +148,7 @@ func (d *Doc) Merge(other *Doc) (err error) {
 // It reports false when there was nothing to commit.
 func (d *Doc) Commit(msg string) (h Hash, ok bool, err error) {
 	defer recoverInto(&err, "commit")
+	d.seqs = nil
 	ch, err := d.am.Commit(msg)
 	if err != nil {
 		// automerge-go (pinned) reports an empty commit only by this text;
@@ -198,6 +204,7 @@ func convertChange(c *automerge.Change) Change {
 // ApplyChanges applies encoded changes (Change.Raw, concatenated or not).
 func (d *Doc) ApplyChanges(raw ...[]byte) (err error) {
 	defer recoverInto(&err, "apply changes")
+	d.seqs = nil
 	for _, r := range raw {
 		chs, err := automerge.LoadChanges(r)
 		if err != nil {

@@ -1,9 +1,12 @@
 package crdt
 
 import (
+	"encoding/binary"
 	"errors"
 	"os"
 	"testing"
+
+	"github.com/automerge/automerge-go"
 )
 
 // testdata/doc-with-marks.automerge was saved by JS Automerge 3.5 with a
@@ -55,4 +58,77 @@ func TestSyncMessageV2IsRefusedCleanly(t *testing.T) {
 	if _, err := InspectSyncMessage(msg); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("Inspect(v2) err = %v", err)
 	}
+}
+
+// The fuzzer found this: a change claiming sequence 48 of an actor the
+// document has never seen. The bundled core applies it and then saves
+// bytes that no longer load. It must be refused, the document untouched.
+func TestOutOfSequenceChangeIsRefused(t *testing.T) {
+	src := New()
+	src.Set([]any{"x"}, "y")
+	src.Commit("")
+	chs, _ := src.Changes()
+	forged := withSeq(t, chs[0].Raw, 48)
+
+	// Unchecked, the core takes it and the document is ruined.
+	victim := New()
+	victim.Set([]any{"k"}, "v")
+	victim.Commit("")
+	am, err := automerge.LoadChanges(forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := victim.am.Apply(am...); err != nil {
+		t.Fatalf("core refused the forged change itself (%v): the guard is no longer needed", err)
+	}
+	if _, err := Load(victim.Save()); err == nil {
+		t.Fatal("forged change did not break the document: the guard is no longer needed")
+	}
+
+	// Through Receive it is refused and the document stays loadable.
+	d := New()
+	d.Set([]any{"k"}, "v")
+	d.Commit("")
+	if _, err := d.NewSyncState().Receive(syncMessageWith(forged)); !errors.Is(err, ErrInvalidChange) {
+		t.Fatalf("Receive = %v, want ErrInvalidChange", err)
+	}
+	if _, err := Load(d.Save()); err != nil {
+		t.Fatalf("document no longer loads: %v", err)
+	}
+}
+
+// withSeq rewrites the sequence number of an uncompressed change chunk
+// with no dependencies, fixing its length and checksum.
+func withSeq(t *testing.T, chunk []byte, seq uint64) []byte {
+	t.Helper()
+	r := reader{b: chunk[9:]}
+	body := r.take(r.count())
+	br := reader{b: body}
+	if br.count() != 0 {
+		t.Fatal("change has dependencies")
+	}
+	actor := br.bytes()
+	br.count64() // old seq
+	rest := br.b
+	nb := []byte{0}
+	nb = binary.AppendUvarint(nb, uint64(len(actor)))
+	nb = append(nb, actor...)
+	nb = binary.AppendUvarint(nb, seq)
+	nb = append(nb, rest...)
+	h := changeHash(nb)
+	out := append([]byte{}, changeMagic[:]...)
+	out = append(out, h[:4]...)
+	out = append(out, chunkChange)
+	out = binary.AppendUvarint(out, uint64(len(nb)))
+	return append(out, nb...)
+}
+
+// syncMessageWith frames one change as a V1 sync message.
+func syncMessageWith(change []byte) []byte {
+	h, _ := parseChangeHeader(change)
+	m := []byte{syncMessageV1, 1}
+	m = append(m, h.hash[:]...)
+	m = append(m, 0, 0, 1) // no need, no have, one change
+	m = binary.AppendUvarint(m, uint64(len(change)))
+	return append(m, change...)
 }

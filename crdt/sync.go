@@ -8,12 +8,13 @@ import (
 
 // SyncState is the state of syncing one document with one peer.
 type SyncState struct {
-	ss *automerge.SyncState
+	ss  *automerge.SyncState
+	doc *Doc
 }
 
 // NewSyncState starts syncing d with a new peer.
 func (d *Doc) NewSyncState() *SyncState {
-	return &SyncState{ss: automerge.NewSyncState(d.am)}
+	return &SyncState{ss: automerge.NewSyncState(d.am), doc: d}
 }
 
 // LoadSyncState resumes syncing d with a peer from an encoded state. Only the
@@ -24,7 +25,7 @@ func (d *Doc) LoadSyncState(b []byte) (s *SyncState, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: sync state: %v", ErrCorrupt, err)
 	}
-	return &SyncState{ss: ss}, nil
+	return &SyncState{ss: ss, doc: d}, nil
 }
 
 // Encode returns the persistent part of the state.
@@ -34,10 +35,20 @@ func (s *SyncState) Encode() []byte { return s.ss.Save() }
 // the heads the peer said it has.
 func (s *SyncState) Receive(msg []byte) (theirHeads []Hash, err error) {
 	defer recoverInto(&err, "receive sync message")
+	raw, err := splitSyncMessage(msg)
+	if err != nil {
+		return nil, err
+	}
+	hashes, err := s.doc.checkChanges(raw)
+	if err != nil {
+		return nil, err
+	}
 	sm, err := s.ss.ReceiveMessage(msg)
 	if err != nil {
+		s.doc.seqs = nil
 		return nil, fmt.Errorf("%w: sync message: %v", ErrCorrupt, err)
 	}
+	s.doc.noteApplied(hashes)
 	for _, h := range sm.Heads() {
 		theirHeads = append(theirHeads, Hash(h))
 	}
@@ -87,6 +98,9 @@ type SyncMessageInfo struct {
 // so a caller can refuse changes from a read-only peer before applying.
 func InspectSyncMessage(msg []byte) (info SyncMessageInfo, err error) {
 	defer recoverInto(&err, "inspect sync message")
+	if _, err := splitSyncMessage(msg); err != nil {
+		return info, err
+	}
 	ss := automerge.NewSyncState(automerge.New())
 	sm, err := ss.ReceiveMessage(msg)
 	if sm == nil {
