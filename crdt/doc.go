@@ -44,6 +44,9 @@ type Doc struct {
 	// seqs caches each actor's highest change sequence (see checkChanges);
 	// nil means unknown, rebuilt from the history on next use.
 	seqs map[string]uint64
+	// waiting are received changes the core holds until their dependencies
+	// arrive (see checkChanges).
+	waiting map[Hash]changeHeader
 }
 
 // New returns an empty document with a random actor id.

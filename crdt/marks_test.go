@@ -100,6 +100,11 @@ func TestOutOfSequenceChangeIsRefused(t *testing.T) {
 // withSeq rewrites the sequence number of an uncompressed change chunk
 // with no dependencies, fixing its length and checksum.
 func withSeq(t *testing.T, chunk []byte, seq uint64) []byte {
+	return withSeqDeps(t, chunk, seq)
+}
+
+// withSeqDeps also sets the change's dependencies.
+func withSeqDeps(t *testing.T, chunk []byte, seq uint64, deps ...Hash) []byte {
 	t.Helper()
 	r := reader{b: chunk[9:]}
 	body := r.take(r.count())
@@ -110,7 +115,10 @@ func withSeq(t *testing.T, chunk []byte, seq uint64) []byte {
 	actor := br.bytes()
 	br.count64() // old seq
 	rest := br.b
-	nb := []byte{0}
+	nb := binary.AppendUvarint(nil, uint64(len(deps)))
+	for _, d := range deps {
+		nb = append(nb, d[:]...)
+	}
 	nb = binary.AppendUvarint(nb, uint64(len(actor)))
 	nb = append(nb, actor...)
 	nb = binary.AppendUvarint(nb, seq)
@@ -131,4 +139,58 @@ func syncMessageWith(change []byte) []byte {
 	m = append(m, 0, 0, 1) // no need, no have, one change
 	m = binary.AppendUvarint(m, uint64(len(change)))
 	return append(m, change...)
+}
+
+// A legitimate peer can send a change before its predecessor (the core
+// holds it until its dependencies arrive), so a sequence gap alone is not
+// refused. But a forged change held that way must still be caught when
+// the message that would release it arrives.
+func TestHeldForgedChangeIsCaughtWhenReleased(t *testing.T) {
+	releaser := New() // an innocent-looking change the forged one waits for
+	releaser.Set([]any{"r"}, int64(1))
+	releaser.Commit("")
+	rchs, _ := releaser.Changes()
+	y := rchs[0]
+
+	src := New()
+	src.Set([]any{"x"}, "y")
+	src.Commit("")
+	chs, _ := src.Changes()
+	forged := withSeqDeps(t, chs[0].Raw, 48, y.Hash)
+
+	d := New()
+	d.Set([]any{"k"}, "v")
+	d.Commit("")
+	if _, err := d.NewSyncState().Receive(syncMessageWith(forged)); err != nil {
+		t.Fatalf("a change waiting for dependencies was refused: %v", err)
+	}
+	if _, err := d.NewSyncState().Receive(syncMessageWith(y.Raw)); !errors.Is(err, ErrInvalidChange) {
+		t.Fatalf("releasing the forged change: err = %v, want ErrInvalidChange", err)
+	}
+	if _, err := Load(d.Save()); err != nil {
+		t.Fatalf("document no longer loads: %v", err)
+	}
+}
+
+// Out-of-order delivery of honest changes (what a Bloom-filter false
+// positive causes) is accepted, and the document ends complete.
+func TestHonestOutOfOrderChangesAreAccepted(t *testing.T) {
+	src := New()
+	for i := 0; i < 3; i++ {
+		src.Set([]any{"n"}, int64(i))
+		src.Commit("")
+	}
+	chs, _ := src.Changes()
+	d := New()
+	for _, i := range []int{2, 1, 0} {
+		if _, err := d.NewSyncState().Receive(syncMessageWith(chs[i].Raw)); err != nil {
+			t.Fatalf("change %d: %v", i, err)
+		}
+	}
+	if v, _ := d.Get("n"); v != int64(2) {
+		t.Fatalf("n = %v", v)
+	}
+	if _, err := Load(d.Save()); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -39,8 +39,7 @@ func (s *SyncState) Receive(msg []byte) (theirHeads []Hash, err error) {
 	if err != nil {
 		return nil, err
 	}
-	hashes, err := s.doc.checkChanges(raw)
-	if err != nil {
+	if _, err := s.doc.checkChanges(raw); err != nil {
 		return nil, err
 	}
 	sm, err := s.ss.ReceiveMessage(msg)
@@ -48,7 +47,7 @@ func (s *SyncState) Receive(msg []byte) (theirHeads []Hash, err error) {
 		s.doc.seqs = nil
 		return nil, fmt.Errorf("%w: sync message: %v", ErrCorrupt, err)
 	}
-	s.doc.noteApplied(hashes)
+	s.doc.noteReceived(raw)
 	for _, h := range sm.Heads() {
 		theirHeads = append(theirHeads, Hash(h))
 	}

@@ -6,11 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"io"
 	"errors"
 	"fmt"
-
-	"github.com/automerge/automerge-go"
+	"io"
 )
 
 // ErrInvalidChange reports a change that Automerge would accept but that
@@ -100,9 +98,11 @@ func (r *reader) hashes() {
 
 func (r *reader) bytes() []byte { return r.take(r.count()) }
 
-// checkChanges verifies each change continues its actor's sequence: its
-// predecessor is in the document or earlier in the same message, and it
-// does not reuse a sequence number with different content.
+// checkChanges verifies that every change the core would apply on
+// receiving raw — now, or together with changes from earlier messages that
+// are still waiting for their dependencies — continues its actor's
+// sequence. Changes whose dependencies are missing are legitimate (the
+// core keeps them until the dependencies arrive) and are only tracked.
 func (d *Doc) checkChanges(raw [][]byte) ([]Hash, error) {
 	if len(raw) == 0 {
 		return nil, nil
@@ -111,30 +111,98 @@ func (d *Doc) checkChanges(raw [][]byte) ([]Hash, error) {
 	if err != nil {
 		return nil, err
 	}
-	next := map[string]uint64{}
+	cands := map[Hash]changeHeader{}
+	for h, c := range d.waiting {
+		if d.HasChange(h) {
+			delete(d.waiting, h)
+		} else {
+			cands[h] = c
+		}
+	}
 	var hashes []Hash
 	for _, r := range raw {
 		c, err := parseChangeHeader(r)
 		if err != nil {
 			return nil, err
 		}
-		h := c.hash
-		hashes = append(hashes, h)
-		if d.HasChange(h) {
-			continue
+		hashes = append(hashes, c.hash)
+		if !d.HasChange(c.hash) {
+			cands[c.hash] = c
 		}
-		actor, seq := c.actor, c.seq
-		have := seqs[actor]
-		if n, ok := next[actor]; ok {
-			have = n
+	}
+	// Kahn's algorithm over the candidates: what becomes applicable, in a
+	// causal order.
+	missing := map[Hash]int{}
+	dependents := map[Hash][]Hash{}
+	var ready []Hash
+	for h, c := range cands {
+		for _, dep := range c.deps {
+			if _, pending := cands[dep]; pending {
+				missing[h]++
+				dependents[dep] = append(dependents[dep], h)
+			} else if !d.HasChange(dep) {
+				missing[h] += 1 << 30 // waits for a change nobody sent yet
+			}
 		}
-		if seq != have+1 {
-			return nil, fmt.Errorf("%w: actor %.16s… change %d arrives after change %d", ErrInvalidChange, actor, seq, have)
+		if missing[h] == 0 {
+			ready = append(ready, h)
 		}
-		next[actor] = seq
+	}
+	next := map[string]uint64{}
+	for len(ready) > 0 {
+		h := ready[len(ready)-1]
+		ready = ready[:len(ready)-1]
+		c := cands[h]
+		have, ok := next[c.actor]
+		if !ok {
+			have = seqs[c.actor]
+		}
+		if c.seq != have+1 {
+			return nil, fmt.Errorf("%w: actor %.16s… change %d would follow change %d", ErrInvalidChange, c.actor, c.seq, have)
+		}
+		next[c.actor] = c.seq
+		for _, dep := range dependents[h] {
+			if missing[dep]--; missing[dep] == 0 {
+				ready = append(ready, dep)
+			}
+		}
 	}
 	return hashes, nil
 }
+
+// noteReceived records which received changes the core is still holding
+// for missing dependencies, and updates the sequence cache with the rest.
+func (d *Doc) noteReceived(raw [][]byte) {
+	for _, r := range raw {
+		c, err := parseChangeHeader(r)
+		if err != nil {
+			continue
+		}
+		if !d.HasChange(c.hash) {
+			if d.waiting == nil {
+				d.waiting = map[Hash]changeHeader{}
+			}
+			if len(d.waiting) < maxWaiting {
+				d.waiting[c.hash] = c
+			}
+			continue
+		}
+		if d.seqs != nil && c.seq > d.seqs[c.actor] {
+			d.seqs[c.actor] = c.seq
+		}
+	}
+	for h, c := range d.waiting { // held changes the message let in
+		if d.HasChange(h) {
+			delete(d.waiting, h)
+			if d.seqs != nil && c.seq > d.seqs[c.actor] {
+				d.seqs[c.actor] = c.seq
+			}
+		}
+	}
+}
+
+// maxWaiting bounds how many held changes are tracked per document.
+const maxWaiting = 100000
 
 // actorSeqs returns, per actor, the highest sequence number in the
 // document. It is built from the history once and then kept up to date.
@@ -156,27 +224,10 @@ func (d *Doc) actorSeqs() (map[string]uint64, error) {
 	return seqs, nil
 }
 
-// noteApplied updates the sequence cache with changes a sync message
-// carried that are now in the document (changes waiting for missing
-// dependencies are not, and stay unknown).
-func (d *Doc) noteApplied(hashes []Hash) {
-	if d.seqs == nil {
-		return
-	}
-	for _, h := range hashes {
-		c, err := d.am.Change(automerge.ChangeHash(h))
-		if err != nil {
-			continue
-		}
-		if a, s := c.ActorID(), c.ActorSeq(); s > d.seqs[a] {
-			d.seqs[a] = s
-		}
-	}
-}
-
 // changeHeader is what validation needs from an encoded change.
 type changeHeader struct {
 	hash  Hash
+	deps  []Hash
 	actor string
 	seq   uint64
 }
@@ -221,7 +272,11 @@ func parseChangeHeader(chunk []byte) (changeHeader, error) {
 		return bad("checksum mismatch")
 	}
 	br := reader{b: body}
-	br.hashes() // deps
+	for n := br.count(); n > 0 && br.err == nil; n-- {
+		if dep := br.take(32); br.err == nil {
+			c.deps = append(c.deps, Hash(dep))
+		}
+	}
 	actor := br.bytes()
 	c.seq = br.count64()
 	if br.err != nil || len(actor) == 0 {
