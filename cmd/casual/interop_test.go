@@ -1,0 +1,37 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// TestInteropWithAutomergeRepoClient runs the node --test suites in
+// js/interop (the real @automerge/automerge-repo 2.5.6 client) against the
+// built binary. scripts/setup.sh installs their dependencies.
+func TestInteropWithAutomergeRepoClient(t *testing.T) {
+	runNodeSuite(t, "test:interop")
+}
+
+func runNodeSuite(t *testing.T, script string) {
+	js, err := filepath.Abs("../../js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(js, "node_modules")); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("js/node_modules missing: scripts/setup.sh must run first (%v)", err)
+		}
+		t.Skip("js/node_modules missing: run scripts/setup.sh")
+	}
+	cmd := exec.Command("npm", "--prefix", js, "run", "--silent", script)
+	cmd.Env = append(os.Environ(), "CASUAL_BIN="+binPath)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s failed: %v\n%s", script, err, out)
+	}
+	if testing.Verbose() {
+		t.Logf("%s", out)
+	}
+}
