@@ -140,6 +140,9 @@ func (d *Doc) Fork(at ...Hash) (out *Doc, err error) {
 // Merge applies every change of other that d lacks.
 func (d *Doc) Merge(other *Doc) (err error) {
 	defer recoverInto(&err, "merge")
+	if other == d {
+		return nil // already has every change (and the library would deadlock)
+	}
 	d.seqs = nil
 	if _, err := d.am.Merge(other.am); err != nil {
 		return fmt.Errorf("merge: %w", err)

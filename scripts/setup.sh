@@ -9,7 +9,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STEPS=(js_deps chromium)
+STEPS=(js_deps chromium staticcheck)
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -55,6 +55,19 @@ step_chromium() {
   rm -f "$aptlog"
   [ -x /usr/bin/chromium ] || die "chromium install did not produce /usr/bin/chromium"
   log "chromium: done"
+}
+
+# staticcheck, pinned, into bin/ (the test script runs it from there).
+STATICCHECK_VERSION=v0.8.2
+step_staticcheck() {
+  local bin="$ROOT/bin/staticcheck"
+  if [ -x "$bin" ] && "$bin" -version 2>/dev/null | grep -q "(${STATICCHECK_VERSION#v})"; then
+    log "staticcheck: present"
+    return
+  fi
+  log "staticcheck: go install honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+  GOBIN="$ROOT/bin" go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" >&2
+  log "staticcheck: done"
 }
 
 main() {

@@ -164,3 +164,19 @@ func testCtx(t *testing.T, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// TestREADMEDocumentsEverySetting keeps the README's configuration table
+// true: every flag and environment variable of `casual serve` is in it.
+func TestREADMEDocumentsEverySetting(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range settings() {
+		for _, want := range []string{"`--" + s.name + "`", "`" + s.env + "`"} {
+			if !strings.Contains(string(readme), want) {
+				t.Errorf("README.md does not document %s", want)
+			}
+		}
+	}
+}
