@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/casual-dev/casual/collab/client"
 	"github.com/casual-dev/casual/crdt"
 	"github.com/casual-dev/casual/rooms"
 )
@@ -205,4 +206,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.rooms.Close()
 	return nil
+}
+
+// Connect starts an in-process peer session (the AI co-editor, the
+// executor) and returns the peer's end of its transport: hand it to
+// client.New. The session is authorized, limited and fanned out exactly
+// like a browser's, and Shutdown ends it.
+func (s *Server) Connect(ctx context.Context, cred Credentials) Transport {
+	peerEnd, serverEnd := client.Pipe()
+	cred.Internal = true
+	go s.Serve(ctx, serverEnd, cred)
+	return peerEnd
 }

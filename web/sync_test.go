@@ -348,3 +348,30 @@ func TestReadOnlyEndpointsAnswer(t *testing.T) {
 		t.Errorf("GET /sync without upgrade = %d", resp.StatusCode)
 	}
 }
+
+func TestInProcessPeerSyncsWithWebSocketPeer(t *testing.T) {
+	s := startServer(t, nil)
+	ctx := testCtx(t)
+	ai, err := client.New(ctx, s.cs.Connect(ctx, collab.Credentials{Actor: "ai"}), client.Options{PeerID: "ai-peer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ai.Close()
+	h, _ := ai.Create(ctx)
+	h.Change(ctx, "", setKey("by", "ai"))
+	if err := h.WaitAcked(ctx); err != nil {
+		t.Fatal(err)
+	}
+	browser := s.connect(t)
+	hb, err := browser.Find(ctx, h.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hb.WaitFor(ctx, hasKey("by", "ai")); err != nil {
+		t.Fatal(err)
+	}
+	hb.Change(ctx, "", setKey("reply", "human"))
+	if err := h.WaitFor(ctx, hasKey("reply", "human")); err != nil {
+		t.Fatal(err)
+	}
+}
