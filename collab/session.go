@@ -27,13 +27,20 @@ type session struct {
 	docs   map[crdt.DocID]*docLink // reader goroutine only
 	bucket tokenBucket             // reader goroutine only
 
-	qmu    sync.Mutex
-	queue  []outItem
-	notify chan struct{}
+	// The outbound queue. A writer goroutine runs only while there is
+	// something to send (an idle connection holds no goroutine but its
+	// reader); finishing forbids new writers and waits for the last one.
+	qmu      sync.Mutex
+	queue    []outItem
+	writing  bool
+	closing  bool
+	writerWG sync.WaitGroup
+	ping     *time.Timer
 
 	closeOnce sync.Once
-	done      chan struct{}
-	closeErr  error // set before done closes
+	done      chan struct{} // closed by closeWith
+	finished  chan struct{} // closed when the connection is closed
+	closeErr  error         // set before done closes
 }
 
 type docLink struct {
@@ -49,10 +56,10 @@ type outItem struct {
 func newSession(srv *Server, t Transport, cred Credentials) *session {
 	return &session{
 		srv: srv, t: t, cred: cred, log: srv.log,
-		docs:   map[crdt.DocID]*docLink{},
-		bucket: tokenBucket{rate: srv.cfg.RatePerSec, burst: float64(srv.cfg.RateBurst), tokens: float64(srv.cfg.RateBurst)},
-		notify: make(chan struct{}, 1),
-		done:   make(chan struct{}),
+		docs:     map[crdt.DocID]*docLink{},
+		bucket:   tokenBucket{rate: srv.cfg.RatePerSec, burst: float64(srv.cfg.RateBurst), tokens: float64(srv.cfg.RateBurst)},
+		done:     make(chan struct{}),
+		finished: make(chan struct{}),
 	}
 }
 
@@ -68,29 +75,56 @@ func (ss *session) Drop(err error) { ss.closeWith(err) }
 
 func (ss *session) enqueue(it outItem) bool {
 	ss.qmu.Lock()
-	select {
-	case <-ss.done:
-		ss.qmu.Unlock()
+	defer ss.qmu.Unlock()
+	if ss.closing {
 		return true // going away anyway
-	default:
 	}
 	if len(ss.queue) >= ss.srv.cfg.SendQueue {
-		ss.qmu.Unlock()
 		return false
 	}
 	ss.queue = append(ss.queue, it)
-	ss.qmu.Unlock()
-	select {
-	case ss.notify <- struct{}{}:
-	default:
+	if !ss.writing {
+		ss.writing = true
+		ss.writerWG.Add(1)
+		go ss.drain()
 	}
 	return true
 }
 
+// drain writes queued messages until the queue is empty, then exits.
+func (ss *session) drain() {
+	defer ss.writerWG.Done()
+	ctx := context.Background()
+	for {
+		ss.qmu.Lock()
+		items := ss.queue
+		ss.queue = nil
+		if len(items) == 0 || ss.closing {
+			ss.queue = append(items, ss.queue...)
+			ss.writing = false
+			ss.qmu.Unlock()
+			return
+		}
+		ss.qmu.Unlock()
+		for _, it := range items {
+			if err := ss.write(ctx, it); err != nil {
+				ss.qmu.Lock()
+				ss.writing = false
+				ss.qmu.Unlock()
+				ss.closeWith(errTransport{err})
+				return
+			}
+		}
+	}
+}
+
+// closeWith ends the session for err (the first reason wins). It never
+// blocks: the goroutine it starts closes the connection.
 func (ss *session) closeWith(err error) {
 	ss.closeOnce.Do(func() {
 		ss.closeErr = err
 		close(ss.done)
+		go ss.finish()
 	})
 }
 
@@ -101,25 +135,30 @@ func (e errTransport) Error() string { return "connection: " + e.err.Error() }
 func (e errTransport) Unwrap() error { return e.err }
 
 func (ss *session) run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		ss.writeLoop(ctx)
-	}()
-	go func() { // ctx ending closes the session
-		select {
-		case <-ctx.Done():
-			ss.closeWith(ErrShuttingDown)
-		case <-ss.done:
-		}
-	}()
+	stop := context.AfterFunc(ctx, func() { ss.closeWith(ErrShuttingDown) })
+	defer stop()
+	if p, ok := ss.t.(pinger); ok {
+		ss.qmu.Lock()
+		ss.ping = time.AfterFunc(ss.srv.cfg.PingInterval, func() { ss.pingNow(p) })
+		ss.qmu.Unlock()
+	}
 	err := ss.readLoop(ctx)
 	ss.closeWith(err)
-	<-writerDone
+	<-ss.finished
 	ss.leaveAll()
 	return ss.closeErr
+}
+
+func (ss *session) pingNow(p pinger) {
+	if err := p.Ping(); err != nil {
+		ss.closeWith(errTransport{err})
+		return
+	}
+	ss.qmu.Lock()
+	if !ss.closing {
+		ss.ping.Reset(ss.srv.cfg.PingInterval)
+	}
+	ss.qmu.Unlock()
 }
 
 func (ss *session) readLoop(ctx context.Context) error {
@@ -239,12 +278,12 @@ func (ss *session) join(ctx context.Context, msg *wire.Message) error {
 // link returns the session's room for a document, authorizing and opening
 // it on first use.
 func (ss *session) link(ctx context.Context, raw string) (*docLink, error) {
+	if l := ss.docs[crdt.DocID(raw)]; l != nil { // only valid ids are ever keys
+		return l, nil
+	}
 	id, err := crdt.ParseDocID(raw)
 	if err != nil {
 		return nil, err
-	}
-	if l := ss.docs[id]; l != nil {
-		return l, nil
 	}
 	if max := ss.srv.cfg.MaxDocsPerConn; len(ss.docs) >= max {
 		return nil, &countLimitError{err: ErrTooManyDocs, limit: int64(max), what: fmt.Sprintf("%d documents", max)}
@@ -314,50 +353,6 @@ func (ss *session) encode(it outItem) (*wire.Message, error) {
 
 type pinger interface{ Ping() error }
 
-func (ss *session) writeLoop(ctx context.Context) {
-	var tick <-chan time.Time
-	if p, ok := ss.t.(pinger); ok {
-		t := time.NewTicker(ss.srv.cfg.PingInterval)
-		defer t.Stop()
-		tick = t.C
-		_ = p
-	}
-	for {
-		select {
-		case <-ss.notify:
-			if err := ss.flushQueue(ctx); err != nil {
-				ss.closeWith(errTransport{err})
-				ss.finish()
-				return
-			}
-		case <-tick:
-			if err := ss.t.(pinger).Ping(); err != nil {
-				ss.closeWith(errTransport{err})
-			}
-		case <-ss.done:
-			ss.finish()
-			return
-		}
-	}
-}
-
-func (ss *session) flushQueue(ctx context.Context) error {
-	for {
-		ss.qmu.Lock()
-		items := ss.queue
-		ss.queue = nil
-		ss.qmu.Unlock()
-		if len(items) == 0 {
-			return nil
-		}
-		for _, it := range items {
-			if err := ss.write(ctx, it); err != nil {
-				return err
-			}
-		}
-	}
-}
-
 func (ss *session) write(ctx context.Context, it outItem) error {
 	m, err := ss.encode(it)
 	if err != nil {
@@ -376,19 +371,37 @@ func (ss *session) write(ctx context.Context, it outItem) error {
 	return ss.t.Send(ctx, b)
 }
 
-// finish ends the connection: unless the peer is already gone, what is
-// queued and the reason are sent first, briefly.
+// finish ends the connection: unless the peer is already gone (or too
+// slow to be waited for), what is queued and the reason are sent first,
+// briefly.
 func (ss *session) finish() {
+	defer close(ss.finished)
 	err := ss.closeErr
 	var te errTransport
-	if err == nil || errors.As(err, &te) {
+	abrupt := err == nil || errors.As(err, &te) || errors.Is(err, rooms.ErrSlowPeer)
+	if abrupt { // unblock a writer stuck on a dead or slow peer
 		ss.t.Close()
+	}
+	ss.qmu.Lock()
+	ss.closing = true
+	if ss.ping != nil {
+		ss.ping.Stop()
+	}
+	ss.qmu.Unlock()
+	ss.writerWG.Wait()
+	if abrupt {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if !errors.Is(err, rooms.ErrSlowPeer) { // a slow peer's backlog is what we give up on
-		_ = ss.flushQueue(ctx)
+	ss.qmu.Lock()
+	rest := ss.queue
+	ss.queue = nil
+	ss.qmu.Unlock()
+	for _, it := range rest {
+		if ss.write(ctx, it) != nil {
+			break
+		}
 	}
 	_ = ss.write(ctx, outItem{frame: ss.errorMessage(err, "")})
 	if c, ok := ss.t.(Closer); ok {

@@ -21,7 +21,8 @@ type Config struct {
 	// PresenceTTL forgets a peer's presence this long after its last
 	// ephemeral message (default 45 s, the JS Presence peer TTL).
 	PresenceTTL time.Duration
-	// InboxSize bounds the queue of events waiting for the room (default 1024).
+	// InboxSize bounds the queue of events waiting for the room (default 256;
+	// senders wait when it is full, which slows a flooding peer down).
 	InboxSize int
 	// CompactMinBytes: incremental chunks are compacted into a snapshot once
 	// they add up to at least max(snapshot size, CompactMinBytes)
@@ -61,7 +62,7 @@ func (c Config) withDefaults() Config {
 		c.PresenceTTL = 45 * time.Second
 	}
 	if c.InboxSize <= 0 {
-		c.InboxSize = 1024
+		c.InboxSize = 256
 	}
 	if c.CompactMinBytes <= 0 {
 		c.CompactMinBytes = 64 << 10
@@ -131,7 +132,7 @@ type Room struct {
 	cfg   Config
 	st    Storage
 	log   *slog.Logger
-	inbox chan event
+	inbox chan *event
 	done  chan struct{}
 	stop  context.CancelFunc
 
@@ -156,7 +157,7 @@ type Room struct {
 func newRoom(id crdt.DocID, st Storage, cfg Config) *Room {
 	return &Room{
 		id: id, cfg: cfg, st: st, log: cfg.Logger.With(slog.String("doc", string(id))),
-		inbox: make(chan event, cfg.InboxSize), done: make(chan struct{}),
+		inbox: make(chan *event, cfg.InboxSize), done: make(chan struct{}),
 		members: map[string]*member{}, presence: map[string]*presence{}, now: time.Now,
 	}
 }
@@ -185,7 +186,7 @@ func (r *Room) fromBus(msg BusMessage) {
 		return
 	}
 	select {
-	case r.inbox <- event{kind: evRemote, remote: msg}:
+	case r.inbox <- &event{kind: evRemote, remote: msg}:
 	default:
 		r.behind.Store(true)
 	}
@@ -194,7 +195,7 @@ func (r *Room) fromBus(msg BusMessage) {
 // ID returns the document id.
 func (r *Room) ID() crdt.DocID { return r.id }
 
-func (r *Room) send(ctx context.Context, ev event) error {
+func (r *Room) send(ctx context.Context, ev *event) error {
 	select {
 	case r.inbox <- ev:
 		return nil
@@ -208,7 +209,7 @@ func (r *Room) send(ctx context.Context, ev event) error {
 // Sync hands the room a sync (or, with request, a request) message from
 // peer. Replies and errors reach the peer through Deliver.
 func (r *Room) Sync(ctx context.Context, p Peer, access Access, data []byte, request bool) error {
-	return r.send(ctx, event{kind: evSync, peer: p, access: access, data: data, request: request})
+	return r.send(ctx, &event{kind: evSync, peer: p, access: access, data: data, request: request})
 }
 
 // Ephemeral relays a presence/awareness message from p to the room's other
@@ -216,19 +217,19 @@ func (r *Room) Sync(ctx context.Context, p Peer, access Access, data []byte, req
 func (r *Room) Ephemeral(ctx context.Context, p Peer, msg Out) error {
 	msg.Kind = OutEphemeral
 	msg.DocID = r.id
-	return r.send(ctx, event{kind: evEphemeral, peer: p, eph: msg})
+	return r.send(ctx, &event{kind: evEphemeral, peer: p, eph: msg})
 }
 
 // Leave removes p from the room.
 func (r *Room) Leave(ctx context.Context, p Peer) error {
-	return r.send(ctx, event{kind: evLeave, peer: p})
+	return r.send(ctx, &event{kind: evLeave, peer: p})
 }
 
 // Do runs fn on the room's goroutine with the document. Changes fn commits
 // are stored before Do returns, then sent to every peer.
 func (r *Room) Do(ctx context.Context, fn func(*crdt.Doc) error) error {
 	reply := make(chan error, 1)
-	if err := r.send(ctx, event{kind: evDo, fn: fn, reply: reply}); err != nil {
+	if err := r.send(ctx, &event{kind: evDo, fn: fn, reply: reply}); err != nil {
 		return err
 	}
 	select {
@@ -244,7 +245,7 @@ func (r *Room) Do(ctx context.Context, fn func(*crdt.Doc) error) error {
 // Presence returns the live presence entries of the room's peers.
 func (r *Room) Presence(ctx context.Context) ([]PresenceEntry, error) {
 	reply := make(chan []PresenceEntry, 1)
-	if err := r.send(ctx, event{kind: evPresence, pres: reply}); err != nil {
+	if err := r.send(ctx, &event{kind: evPresence, pres: reply}); err != nil {
 		return nil, err
 	}
 	select {
@@ -319,7 +320,7 @@ func (r *Room) shutdown() {
 	}
 }
 
-func (r *Room) handle(ev event) {
+func (r *Room) handle(ev *event) {
 	switch ev.kind {
 	case evSync:
 		r.handleSync(ev)
@@ -378,7 +379,7 @@ func (r *Room) memberFor(p Peer) *member {
 	return m
 }
 
-func (r *Room) handleSync(ev event) {
+func (r *Room) handleSync(ev *event) {
 	m := r.memberFor(ev.peer)
 	m.syncing = true
 	if err := r.admit(ev); err != nil {
@@ -426,7 +427,7 @@ func (r *Room) generate(m *member) {
 
 // admit checks a sync message against the peer's access and the size
 // limit before it touches the document.
-func (r *Room) admit(ev event) error {
+func (r *Room) admit(ev *event) error {
 	size := r.snapSize + r.incSize + int64(len(ev.data))
 	if ev.access >= Write && size <= r.cfg.MaxDocBytes {
 		return nil
@@ -459,7 +460,7 @@ func (r *Room) changed() {
 	r.peersNeedGen()
 }
 
-func (r *Room) handleEphemeral(ev event) {
+func (r *Room) handleEphemeral(ev *event) {
 	id := ev.peer.ID()
 	r.memberFor(ev.peer)
 	p := r.presence[ev.eph.SenderID]

@@ -93,11 +93,16 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 	cfg := s.cfg.Collab.Config()
 	t := collab.NewWebSocket(conn, cfg.MaxFrameBytes, cfg.PongWait())
 	cred := collab.Credentials{Token: tokenOf(r), RemoteAddr: r.RemoteAddr}
-	s.wg.Add(1)
-	defer s.wg.Done()
+	// The session runs on its own goroutine so this handler returns:
+	// net/http then releases the connection's request buffers and the
+	// handler's stack, which an idle WebSocket would otherwise keep.
 	// Authentication failures are told over the socket (an error message,
 	// then close): an HTTP 401 here crashes Node automerge-repo clients.
-	_ = s.cfg.Collab.Serve(s.ctx, t, cred)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		_ = s.cfg.Collab.Serve(s.ctx, t, cred)
+	}()
 }
 
 func tokenOf(r *http.Request) string {

@@ -19,6 +19,8 @@ type Config struct {
 	DataDir         string
 	Store           string
 	AutoMigrate     bool
+	Redis           string
+	NodeID          string
 	LogLevel        slog.Level
 	PeerID          string
 	IdleUnload      time.Duration
@@ -31,6 +33,7 @@ type Config struct {
 	PingInterval    time.Duration
 	PresenceTTL     time.Duration
 	ShutdownTimeout time.Duration
+	Pprof           bool
 }
 
 // setting describes one configuration field for flags, env and the README.
@@ -64,6 +67,17 @@ func settings() []setting {
 			c.AutoMigrate = b
 			return err
 		}},
+		{"redis", "CASUAL_REDIS", "", "redis:// URL of the bus between nodes sharing a postgres store (empty: single node)", func(c *Config, v string) error {
+			if v != "" && !strings.HasPrefix(v, "redis://") && !strings.HasPrefix(v, "rediss://") {
+				return fmt.Errorf("want a redis://host:6379/0 or rediss:// URL")
+			}
+			c.Redis = v
+			return nil
+		}},
+		{"node-id", "CASUAL_NODE_ID", "", "this node's name on the bus, unique among nodes (default the peer id)", func(c *Config, v string) error {
+			c.NodeID = v
+			return nil
+		}},
 		{"log-level", "CASUAL_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config, v string) error {
 			return c.LogLevel.UnmarshalText([]byte(v))
 		}},
@@ -87,6 +101,11 @@ func settings() []setting {
 		{"send-queue", "CASUAL_SEND_QUEUE", "1024", "messages queued for one peer before it is dropped as too slow", intv(func(c *Config) *int { return &c.SendQueue })},
 		{"ping-interval", "CASUAL_PING_INTERVAL", "20s", "WebSocket ping interval; silent peers are dropped after 2.5 intervals", dur(func(c *Config) *time.Duration { return &c.PingInterval })},
 		{"presence-ttl", "CASUAL_PRESENCE_TTL", "45s", "forget a peer's presence this long after its last update", dur(func(c *Config) *time.Duration { return &c.PresenceTTL })},
+		{"pprof", "CASUAL_PPROF", "false", "serve Go profiles at /debug/pprof/ (keep off on public addresses)", func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			c.Pprof = b
+			return err
+		}},
 		{"shutdown-timeout", "CASUAL_SHUTDOWN_TIMEOUT", "30s", "how long a graceful shutdown may take", dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	}
 }
@@ -130,11 +149,12 @@ func loadConfig(args []string, getenv func(string) string) (Config, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	vals := map[string]*string{}
 	for _, s := range settings() {
-		v := s.def
+		v := &flagValue{s: s.def, isBool: s.def == "true" || s.def == "false"}
 		if e := getenv(s.env); e != "" {
-			v = e
+			v.s = e
 		}
-		vals[s.name] = fs.String(s.name, v, fmt.Sprintf("%s (env %s)", s.help, s.env))
+		vals[s.name] = &v.s
+		fs.Var(v, s.name, fmt.Sprintf("%s (env %s, default %q)", s.help, s.env, s.def))
 	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -152,5 +172,22 @@ func loadConfig(args []string, getenv func(string) string) (Config, error) {
 		host, _ := os.Hostname()
 		c.PeerID = "casual-" + host
 	}
+	if c.NodeID == "" {
+		c.NodeID = c.PeerID
+	}
+	if c.Redis != "" && c.Store == "embedded" {
+		errs = append(errs, errors.New("--redis / CASUAL_REDIS needs a store the nodes share: set --store postgres://…"))
+	}
 	return c, errors.Join(errs...)
 }
+
+// flagValue holds a setting's text until it is validated; boolean settings
+// accept a bare --flag.
+type flagValue struct {
+	s      string
+	isBool bool
+}
+
+func (v *flagValue) String() string     { return v.s }
+func (v *flagValue) Set(s string) error { v.s = s; return nil }
+func (v *flagValue) IsBoolFlag() bool   { return v.isBool }

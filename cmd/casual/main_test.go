@@ -137,6 +137,8 @@ func TestConfigFromFlagsAndEnvironment(t *testing.T) {
 		{"bad number named", []string{"--max-docs-per-conn", "-3"}, nil, "CASUAL_MAX_DOCS_PER_CONN"},
 		{"bad address", []string{"--addr", "nope"}, nil, "--addr"},
 		{"stray argument", []string{"extra"}, nil, "unexpected arguments"},
+		{"bare boolean flag", []string{"--pprof"}, func(c Config) bool { return c.Pprof }, ""},
+		{"bad boolean", []string{"--pprof=maybe"}, nil, "--pprof / CASUAL_PPROF"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

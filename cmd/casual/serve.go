@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/casual-dev/casual/collab"
 	"github.com/casual-dev/casual/rooms"
+	"github.com/casual-dev/casual/rooms/redisbus"
 	"github.com/casual-dev/casual/store"
 	"github.com/casual-dev/casual/store/embedded"
 	"github.com/casual-dev/casual/store/postgres"
@@ -40,8 +42,12 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		return err
 	}
 
-	mgr = rooms.NewManager(st, rooms.Config{
-		MaxDocBytes: cfg.MaxDocBytes, PresenceTTL: cfg.PresenceTTL, Logger: log,
+	checks := []web.Check{{Name: "store", Fn: func(ctx context.Context) error {
+		_, err := st.StorageID(ctx)
+		return err
+	}}}
+	rcfg := rooms.Config{
+		MaxDocBytes: cfg.MaxDocBytes, PresenceTTL: cfg.PresenceTTL, Logger: log, NodeID: cfg.NodeID,
 		Hooks: rooms.Hooks{
 			Persisted: func(d time.Duration, _ int, err error) {
 				if err == nil {
@@ -57,7 +63,17 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 			},
 			Dropped: func(err error) { metrics.Dropped.WithLabelValues(collab.ErrorCode(err)).Inc() },
 		},
-	}, cfg.IdleUnload)
+	}
+	bus, err := openBus(ctx, cfg, log, reg, &rcfg.Hooks)
+	if err != nil {
+		return err
+	}
+	if bus != nil {
+		defer bus.Close()
+		rcfg.Bus = bus // only when set: a nil *Bus in the interface is not nil
+		checks = append(checks, web.Check{Name: "bus", Fn: bus.Ping})
+	}
+	mgr = rooms.NewManager(st, rcfg, cfg.IdleUnload)
 
 	cs := collab.NewServer(collab.Config{
 		PeerID: cfg.PeerID, StorageID: storageID, MaxFrameBytes: cfg.MaxFrameBytes,
@@ -66,13 +82,15 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	}, mgr, nil, metrics)
 
 	ws := web.New(web.Config{
-		Collab: cs, Gatherer: reg, Logger: log,
-		Checks: []web.Check{{Name: "store", Fn: func(ctx context.Context) error {
-			_, err := st.StorageID(ctx)
-			return err
-		}}},
+		Collab: cs, Gatherer: reg, Logger: log, Checks: checks,
 	})
 
+	if cfg.Pprof {
+		ws.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
+		ws.Handle("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
+		ws.Handle("/debug/pprof/heap", pprof.Handler("heap"))
+		ws.Handle("/debug/pprof/goroutine", pprof.Handler("goroutine"))
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -81,7 +99,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	log.Info("casual serving", slog.String("addr", ln.Addr().String()), slog.String("data_dir", cfg.DataDir),
-		slog.String("peer_id", cfg.PeerID), slog.String("storage_id", storageID))
+		slog.String("peer_id", cfg.PeerID), slog.String("storage_id", storageID), slog.Bool("bus", bus != nil))
 
 	select {
 	case err := <-errc:
@@ -98,11 +116,32 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		log.Error("shutdown", slog.Any("err", err))
 	}
 	ws.Close()
+	if bus != nil { // after the rooms, which publish their last changes
+		if err := bus.Close(); err != nil {
+			log.Warn("close bus", slog.Any("err", err))
+		}
+	}
 	if err := st.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// openBus connects to the Redis bus if one is configured (nil if not) and
+// points the rooms' bus hooks at its metrics.
+func openBus(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus.Registerer, hooks *rooms.Hooks) (*redisbus.Bus, error) {
+	if cfg.Redis == "" {
+		return nil, nil
+	}
+	m := newBusMetrics(reg)
+	m.hook(hooks)
+	bus, err := redisbus.New(ctx, cfg.Redis, redisbus.Options{Logger: log, Hooks: m.busHooks()})
+	if err != nil {
+		return nil, fmt.Errorf("open bus: %w", err)
+	}
+	log.Info("bus connected", slog.String("node_id", cfg.NodeID))
+	return bus, nil
 }
 
 func openStore(ctx context.Context, cfg Config, log *slog.Logger) (store.Store, error) {
@@ -126,4 +165,75 @@ func migrate(ctx context.Context, args []string, stdout io.Writer, getenv func(s
 	}
 	fmt.Fprintln(stdout, "migrations applied")
 	return nil
+}
+
+// busMetrics count what crosses the bus between nodes.
+type busMetrics struct {
+	published  *prometheus.CounterVec // kind, result
+	received   *prometheus.CounterVec // kind
+	catchUps   *prometheus.CounterVec // result
+	latency    prometheus.Histogram
+	reconnects prometheus.Counter
+}
+
+func newBusMetrics(reg prometheus.Registerer) *busMetrics {
+	m := &busMetrics{
+		published: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "casual_bus_published_total", Help: "Messages published to other nodes, by kind and result (ok/error)."},
+			[]string{"kind", "result"}),
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "casual_bus_received_total", Help: "Messages from other nodes handled by rooms, by kind."}, []string{"kind"}),
+		catchUps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "casual_bus_catchups_total", Help: "Rooms reloaded from the store after a gap on the bus, by result."},
+			[]string{"result"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "casual_bus_latency_seconds", Help: "Publisher-to-room delay of changes and presence from other nodes.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
+		reconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "casual_bus_reconnects_total", Help: "Times the bus subscriber connection came back after failing."}),
+	}
+	reg.MustRegister(m.published, m.received, m.catchUps, m.latency, m.reconnects)
+	return m
+}
+
+// hook sets the bus fields of h.
+func (m *busMetrics) hook(h *rooms.Hooks) {
+	h.BusPublished = func(k rooms.BusKind, err error) {
+		m.published.WithLabelValues(busKind(k), result(err)).Inc()
+	}
+	h.BusReceived = func(k rooms.BusKind, latency time.Duration) {
+		m.received.WithLabelValues(busKind(k)).Inc()
+		if k != rooms.BusResync && latency > 0 {
+			m.latency.Observe(latency.Seconds())
+		}
+	}
+	h.CaughtUp = func(err error) {
+		if errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
+		m.catchUps.WithLabelValues(result(err)).Inc()
+	}
+}
+
+func (m *busMetrics) busHooks() redisbus.Hooks {
+	return redisbus.Hooks{Reconnected: m.reconnects.Inc}
+}
+
+func busKind(k rooms.BusKind) string {
+	switch k {
+	case rooms.BusChanges:
+		return "changes"
+	case rooms.BusPresence:
+		return "presence"
+	case rooms.BusResync:
+		return "resync"
+	}
+	return "unknown"
+}
+
+func result(err error) string {
+	if err != nil {
+		return "error"
+	}
+	return "ok"
 }
