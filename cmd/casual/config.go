@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/casual-dev/casual/signaling"
 	"log/slog"
 	"net"
 	"os"
@@ -34,6 +35,10 @@ type Config struct {
 	PresenceTTL     time.Duration
 	ShutdownTimeout time.Duration
 	Pprof           bool
+	ICEServers      []signaling.ICEServer
+	RTCPublicIPs    []string
+	RTCPortMin      uint16
+	RTCPortMax      uint16
 }
 
 // setting describes one configuration field for flags, env and the README.
@@ -105,6 +110,33 @@ func settings() []setting {
 			b, err := strconv.ParseBool(v)
 			c.Pprof = b
 			return err
+		}},
+		{"ice-servers", "CASUAL_ICE_SERVERS", "", "STUN/TURN URLs for WebRTC, comma-separated (turn:user:pass@host:port for credentials); none needed on one machine or a LAN", func(c *Config, v string) error {
+			servers, err := parseICEServers(v)
+			c.ICEServers = servers
+			return err
+		}},
+		{"rtc-public-ip", "CASUAL_RTC_PUBLIC_IP", "", "public address(es) of a server behind 1:1 NAT, comma-separated, announced in WebRTC answers", func(c *Config, v string) error {
+			c.RTCPublicIPs = splitList(v)
+			for _, ip := range c.RTCPublicIPs {
+				if net.ParseIP(ip) == nil {
+					return fmt.Errorf("%q is not an IP address", ip)
+				}
+			}
+			return nil
+		}},
+		{"rtc-udp-ports", "CASUAL_RTC_UDP_PORTS", "", "UDP port range for WebRTC, like 50000-50100 (empty: any)", func(c *Config, v string) error {
+			if v == "" {
+				return nil
+			}
+			lo, hi, ok := strings.Cut(v, "-")
+			a, err1 := strconv.ParseUint(lo, 10, 16)
+			b, err2 := strconv.ParseUint(hi, 10, 16)
+			if !ok || err1 != nil || err2 != nil || a == 0 || a > b {
+				return errors.New("want a range like 50000-50100")
+			}
+			c.RTCPortMin, c.RTCPortMax = uint16(a), uint16(b)
+			return nil
 		}},
 		{"shutdown-timeout", "CASUAL_SHUTDOWN_TIMEOUT", "30s", "how long a graceful shutdown may take", dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	}
@@ -191,3 +223,31 @@ type flagValue struct {
 func (v *flagValue) String() string     { return v.s }
 func (v *flagValue) Set(s string) error { v.s = s; return nil }
 func (v *flagValue) IsBoolFlag() bool   { return v.isBool }
+
+func splitList(v string) []string {
+	var out []string
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// parseICEServers reads stun:host:port and turn:user:pass@host:port URLs.
+func parseICEServers(v string) ([]signaling.ICEServer, error) {
+	var out []signaling.ICEServer
+	for _, u := range splitList(v) {
+		scheme, rest, ok := strings.Cut(u, ":")
+		if !ok || (scheme != "stun" && scheme != "stuns" && scheme != "turn" && scheme != "turns") {
+			return nil, fmt.Errorf("%q: want stun:, stuns:, turn: or turns: URLs", u)
+		}
+		srv := signaling.ICEServer{URLs: []string{u}}
+		if cred, host, ok := strings.Cut(rest, "@"); ok {
+			user, pass, _ := strings.Cut(cred, ":")
+			srv = signaling.ICEServer{URLs: []string{scheme + ":" + host}, Username: user, Credential: pass}
+		}
+		out = append(out, srv)
+	}
+	return out, nil
+}

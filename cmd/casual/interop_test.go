@@ -14,6 +14,13 @@ func TestInteropWithAutomergeRepoClient(t *testing.T) {
 	runNodeSuite(t, "test:interop")
 }
 
+// TestBrowserWebRTC runs js/webrtc in headless Chromium against the built
+// binary: a page syncs over a server-terminated data channel, and two pages
+// open a direct channel through the signaling relay.
+func TestBrowserWebRTC(t *testing.T) {
+	runNodeSuite(t, "test:webrtc")
+}
+
 func runNodeSuite(t *testing.T, script string) {
 	js, err := filepath.Abs("../../js")
 	if err != nil {

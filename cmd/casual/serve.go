@@ -16,6 +16,7 @@ import (
 
 	"github.com/casual-dev/casual/collab"
 	"github.com/casual-dev/casual/rooms"
+	"github.com/casual-dev/casual/signaling"
 	"github.com/casual-dev/casual/rooms/redisbus"
 	"github.com/casual-dev/casual/store"
 	"github.com/casual-dev/casual/store/embedded"
@@ -91,6 +92,19 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		ws.Handle("/debug/pprof/heap", pprof.Handler("heap"))
 		ws.Handle("/debug/pprof/goroutine", pprof.Handler("goroutine"))
 	}
+	sigMetrics := signaling.NewMetrics(reg)
+	gw, err := signaling.NewGateway(cs, signaling.GatewayConfig{
+		ICEServers: cfg.ICEServers, NAT1To1IPs: cfg.RTCPublicIPs,
+		UDPPortMin: cfg.RTCPortMin, UDPPortMax: cfg.RTCPortMax,
+		Metrics: sigMetrics, Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("webrtc: %w", err)
+	}
+	relay := signaling.NewRelay(signaling.RelayConfig{Metrics: sigMetrics, Logger: log})
+	gw.Register(ws)
+	ws.Handle("GET /signal", relay)
+
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -111,6 +125,12 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("http shutdown", slog.Any("err", err))
+	}
+	if err := relay.Close(sctx); err != nil {
+		log.Warn("signaling shutdown", slog.Any("err", err))
+	}
+	if err := gw.Close(sctx); err != nil {
+		log.Warn("webrtc shutdown", slog.Any("err", err))
 	}
 	if err := cs.Shutdown(sctx); err != nil {
 		log.Error("shutdown", slog.Any("err", err))
