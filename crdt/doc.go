@@ -90,7 +90,8 @@ func (d *Doc) SaveIncremental() []byte {
 // LoadIncremental applies a chunk produced by SaveIncremental or Save.
 func (d *Doc) LoadIncremental(data []byte) (err error) {
 	defer recoverInto(&err, "load incremental")
-	d.seqs = nil
+	before := d.headsIfCached()
+	defer d.noteNewSince(before)
 	if err := d.am.LoadIncremental(data); err != nil {
 		return fmt.Errorf("%w: load incremental: %v", ErrCorrupt, err)
 	}
@@ -143,7 +144,8 @@ func (d *Doc) Merge(other *Doc) (err error) {
 	if other == d {
 		return nil // already has every change (and the library would deadlock)
 	}
-	d.seqs = nil
+	before := d.headsIfCached()
+	defer d.noteNewSince(before)
 	if _, err := d.am.Merge(other.am); err != nil {
 		return fmt.Errorf("merge: %w", err)
 	}
@@ -154,7 +156,6 @@ func (d *Doc) Merge(other *Doc) (err error) {
 // It reports false when there was nothing to commit.
 func (d *Doc) Commit(msg string) (h Hash, ok bool, err error) {
 	defer recoverInto(&err, "commit")
-	d.seqs = nil
 	ch, err := d.am.Commit(msg)
 	if err != nil {
 		// automerge-go (pinned) reports an empty commit only by this text;
@@ -163,6 +164,11 @@ func (d *Doc) Commit(msg string) (h Hash, ok bool, err error) {
 			return h, false, nil
 		}
 		return h, false, fmt.Errorf("commit: %w", err)
+	}
+	if d.seqs != nil {
+		if c, err := d.am.Change(ch); err == nil && c.ActorSeq() > d.seqs[c.ActorID()] {
+			d.seqs[c.ActorID()] = c.ActorSeq()
+		}
 	}
 	return Hash(ch), true, nil
 }
@@ -210,7 +216,8 @@ func convertChange(c *automerge.Change) Change {
 // ApplyChanges applies encoded changes (Change.Raw, concatenated or not).
 func (d *Doc) ApplyChanges(raw ...[]byte) (err error) {
 	defer recoverInto(&err, "apply changes")
-	d.seqs = nil
+	before := d.headsIfCached()
+	defer d.noteNewSince(before)
 	for _, r := range raw {
 		chs, err := automerge.LoadChanges(r)
 		if err != nil {

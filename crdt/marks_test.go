@@ -3,6 +3,7 @@ package crdt
 import (
 	"encoding/binary"
 	"errors"
+	"maps"
 	"os"
 	"testing"
 
@@ -192,5 +193,51 @@ func TestHonestOutOfOrderChangesAreAccepted(t *testing.T) {
 	}
 	if _, err := Load(d.Save()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The per-actor sequence cache is kept up to date by every operation that
+// adds changes (rebuilding it from the history each time made receiving
+// O(history)); it must always equal a rebuild.
+func TestSequenceCacheMatchesHistory(t *testing.T) {
+	a, b := New(), New()
+	check := func(d *Doc, when string) {
+		t.Helper()
+		if d.seqs == nil {
+			if _, err := d.actorSeqs(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cached := maps.Clone(d.seqs)
+		d.seqs = nil
+		fresh, _ := d.actorSeqs()
+		if !maps.Equal(cached, fresh) {
+			t.Fatalf("%s: cache %v, history %v", when, cached, fresh)
+		}
+	}
+	sa, sb := a.NewSyncState(), b.NewSyncState()
+	for i := 0; i < 20; i++ {
+		a.Set([]any{"a"}, int64(i))
+		a.Commit("")
+		check(a, "after commit")
+		b.Set([]any{"b"}, int64(i))
+		b.Commit("")
+		if m, ok, _ := sa.Generate(); ok {
+			sb.Receive(m)
+			check(b, "after receive")
+		}
+		if m, ok, _ := sb.Generate(); ok {
+			sa.Receive(m)
+			check(a, "after receive")
+		}
+		if i%5 == 0 {
+			f, _ := b.Fork()
+			f.Set([]any{"f"}, int64(i))
+			f.Commit("")
+			a.Merge(f)
+			check(a, "after merge")
+			a.LoadIncremental(b.Save())
+			check(a, "after load incremental")
+		}
 	}
 }

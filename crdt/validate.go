@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/automerge/automerge-go"
 )
 
 // ErrInvalidChange reports a change that Automerge would accept but that
@@ -322,4 +324,31 @@ func (r *reader) count64() uint64 {
 	}
 	r.b = r.b[n:]
 	return v
+}
+
+// headsIfCached returns the heads when the sequence cache is built, so
+// noteNewSince can update it with only what an operation adds.
+func (d *Doc) headsIfCached() []automerge.ChangeHash {
+	if d.seqs == nil {
+		return nil
+	}
+	return d.am.Heads()
+}
+
+// noteNewSince updates the sequence cache with the changes added since
+// before (which headsIfCached took); it drops the cache if that fails.
+func (d *Doc) noteNewSince(before []automerge.ChangeHash) {
+	if d.seqs == nil || before == nil && len(d.seqs) > 0 {
+		return
+	}
+	chs, err := d.am.Changes(before...)
+	if err != nil {
+		d.seqs = nil
+		return
+	}
+	for _, c := range chs {
+		if a, s := c.ActorID(), c.ActorSeq(); s > d.seqs[a] {
+			d.seqs[a] = s
+		}
+	}
 }
