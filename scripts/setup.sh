@@ -9,7 +9,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STEPS=(js_deps chromium staticcheck)
+STEPS=(js_deps web chromium staticcheck)
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -55,6 +55,12 @@ step_chromium() {
   rm -f "$aptlog"
   [ -x /usr/bin/chromium ] || die "chromium install did not produce /usr/bin/chromium"
   log "chromium: done"
+}
+
+# The browser pages (js/builder) bundled into web/ui/dist, which the Go
+# binary embeds: must run before go build / go test.
+step_web() {
+  bash "$ROOT/scripts/build-web.sh"
 }
 
 # staticcheck, pinned, into bin/ (the test script runs it from there).

@@ -65,7 +65,7 @@ func New(cfg Config) *Server {
 	if cfg.Gatherer != nil {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	}
-	s.mux.HandleFunc("GET /{$}", s.handleIndex)
+	s.mux.HandleFunc("GET /info", s.handleIndex)
 	return s
 }
 
@@ -144,7 +144,7 @@ func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
 		"sync":      "ws://" + r.Host + "/sync",
 		"peerId":    cfg.PeerID,
 		"storageId": cfg.StorageID,
-		"endpoints": []string{"/sync", "/healthz", "/readyz", "/metrics"},
+		"endpoints": []string{"/sync", "/signal", "/rtc/offer", "/rtc/config", "/healthz", "/readyz", "/metrics", "/", "/edit/{app}", "/embed/{app}"},
 	})
 }
 

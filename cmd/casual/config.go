@@ -35,6 +35,7 @@ type Config struct {
 	PresenceTTL     time.Duration
 	ShutdownTimeout time.Duration
 	Pprof           bool
+	EmbedKey        string
 	ICEServers      []signaling.ICEServer
 	RTCPublicIPs    []string
 	RTCPortMin      uint16
@@ -136,6 +137,13 @@ func settings() []setting {
 				return errors.New("want a range like 50000-50100")
 			}
 			c.RTCPortMin, c.RTCPortMax = uint16(a), uint16(b)
+			return nil
+		}},
+		{"embed-key", "CASUAL_EMBED_KEY", "", "secret (16+ bytes) signing embed tokens; empty: a random key, so tokens die with the process", func(c *Config, v string) error {
+			if v != "" && len(v) < 16 {
+				return errors.New("want at least 16 bytes")
+			}
+			c.EmbedKey = v
 			return nil
 		}},
 		{"shutdown-timeout", "CASUAL_SHUTDOWN_TIMEOUT", "30s", "how long a graceful shutdown may take", dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},

@@ -21,6 +21,13 @@ func TestBrowserWebRTC(t *testing.T) {
 	runNodeSuite(t, "test:webrtc")
 }
 
+// TestBuilderInBrowser runs js/builder/test in headless Chromium against
+// the built binary: two builders editing one app, and the embed page in a
+// host page on another origin.
+func TestBuilderInBrowser(t *testing.T) {
+	runNodeSuite(t, "test:builder")
+}
+
 func runNodeSuite(t *testing.T, script string) {
 	js, err := filepath.Abs("../../js")
 	if err != nil {

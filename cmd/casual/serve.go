@@ -16,12 +16,13 @@ import (
 
 	"github.com/casual-dev/casual/collab"
 	"github.com/casual-dev/casual/rooms"
-	"github.com/casual-dev/casual/signaling"
 	"github.com/casual-dev/casual/rooms/redisbus"
+	"github.com/casual-dev/casual/signaling"
 	"github.com/casual-dev/casual/store"
 	"github.com/casual-dev/casual/store/embedded"
 	"github.com/casual-dev/casual/store/postgres"
 	"github.com/casual-dev/casual/web"
+	"github.com/casual-dev/casual/web/ui"
 )
 
 func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
@@ -92,6 +93,9 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		ws.Handle("/debug/pprof/heap", pprof.Handler("heap"))
 		ws.Handle("/debug/pprof/goroutine", pprof.Handler("goroutine"))
 	}
+	pages := ui.New(ui.Config{Apps: ui.RoomApps{Rooms: mgr}, Tokens: embedSigner(cfg), Logger: log})
+	pages.Routes(ws)
+
 	sigMetrics := signaling.NewMetrics(reg)
 	gw, err := signaling.NewGateway(cs, signaling.GatewayConfig{
 		ICEServers: cfg.ICEServers, NAT1To1IPs: cfg.RTCPublicIPs,
@@ -256,4 +260,13 @@ func result(err error) string {
 		return "error"
 	}
 	return "ok"
+}
+
+// embedSigner signs embed tokens with --embed-key; nil lets ui pick a
+// random key (tokens then die with the process).
+func embedSigner(cfg Config) ui.TokenSigner {
+	if cfg.EmbedKey == "" {
+		return nil
+	}
+	return ui.HMACSigner{Key: []byte(cfg.EmbedKey)}
 }
