@@ -26,3 +26,8 @@ echo "== fuzz (${FUZZTIME:-10s} each)"
 fuzz() { go test -run='^$' -fuzz="^$1\$" -fuzztime="${FUZZTIME:-10s}" "$2"; }
 fuzz FuzzDecodeMessage ./collab/wire
 fuzz FuzzReceiveSyncMessage ./crdt
+fuzz FuzzLineSplitter ./generate
+fuzz FuzzParseOp ./canvas
+fuzz FuzzDecodeMessage ./rooms/redisbus
+fuzz FuzzDecodeMessage ./signaling
+fuzz FuzzVerifyEmbedToken ./web/ui

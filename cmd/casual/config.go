@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/casual-dev/casual/generate"
 	"github.com/casual-dev/casual/signaling"
 	"log/slog"
 	"net"
@@ -36,6 +37,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	Pprof           bool
 	EmbedKey        string
+	AI              generate.Config
 	ICEServers      []signaling.ICEServer
 	RTCPublicIPs    []string
 	RTCPortMin      uint16
@@ -146,6 +148,19 @@ func settings() []setting {
 			c.EmbedKey = v
 			return nil
 		}},
+		{"openai-base-url", "CASUAL_OPENAI_BASE_URL", "", "OpenAI-compatible API for the AI co-editor (OpenAI, Azure, Ollama, vLLM, LM Studio); empty: api.openai.com", func(c *Config, v string) error {
+			c.AI.BaseURL = v
+			return nil
+		}},
+		{"openai-api-key", "CASUAL_OPENAI_API_KEY", "", "API key; empty: the built-in offline planner serves AI requests", func(c *Config, v string) error {
+			c.AI.APIKey = v
+			return nil
+		}},
+		{"openai-model", "CASUAL_OPENAI_MODEL", "", "model name (empty: gpt-4o-mini)", func(c *Config, v string) error {
+			c.AI.Model = v
+			return nil
+		}},
+		{"openai-timeout", "CASUAL_OPENAI_TIMEOUT", "2m", "timeout of one model request", dur(func(c *Config) *time.Duration { return &c.AI.Timeout })},
 		{"shutdown-timeout", "CASUAL_SHUTDOWN_TIMEOUT", "30s", "how long a graceful shutdown may take", dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	}
 }
@@ -207,6 +222,9 @@ func loadConfig(args []string, getenv func(string) string) (Config, error) {
 		if err := s.set(&c, *vals[s.name]); err != nil {
 			errs = append(errs, fmt.Errorf("--%s / %s = %q: %w", s.name, s.env, *vals[s.name], err))
 		}
+	}
+	if err := c.AI.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.PeerID == "" {
 		host, _ := os.Hostname()

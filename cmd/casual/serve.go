@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/casual-dev/casual/collab"
+	"github.com/casual-dev/casual/generate"
 	"github.com/casual-dev/casual/rooms"
 	"github.com/casual-dev/casual/rooms/redisbus"
 	"github.com/casual-dev/casual/signaling"
@@ -96,6 +97,14 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	pages := ui.New(ui.Config{Apps: ui.RoomApps{Rooms: mgr}, Tokens: embedSigner(cfg), Logger: log})
 	pages.Routes(ws)
 
+	gen, err := generate.New(cfg.AI, cs, generate.Options{Logger: log})
+	if err != nil {
+		return fmt.Errorf("ai co-editor: %w", err)
+	}
+	genRoutes := http.NewServeMux()
+	gen.Routes(genRoutes)
+	ws.Handle("/v1/generate/", genRoutes)
+
 	sigMetrics := signaling.NewMetrics(reg)
 	gw, err := signaling.NewGateway(cs, signaling.GatewayConfig{
 		ICEServers: cfg.ICEServers, NAT1To1IPs: cfg.RTCPublicIPs,
@@ -129,6 +138,9 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("http shutdown", slog.Any("err", err))
+	}
+	if err := gen.Close(sctx); err != nil { // before the sessions: cancelled runs deliver what they completed
+		log.Warn("ai shutdown", slog.Any("err", err))
 	}
 	if err := relay.Close(sctx); err != nil {
 		log.Warn("signaling shutdown", slog.Any("err", err))
