@@ -31,3 +31,6 @@ fuzz FuzzParseOp ./canvas
 fuzz FuzzDecodeMessage ./rooms/redisbus
 fuzz FuzzDecodeMessage ./signaling
 fuzz FuzzVerifyEmbedToken ./web/ui
+fuzz FuzzVerifyToken ./accounts
+fuzz FuzzParseExport ./accounts
+fuzz FuzzDecodeCursor ./accounts

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/casual-dev/casual/accounts"
 	"github.com/casual-dev/casual/generate"
 	"github.com/casual-dev/casual/signaling"
 	"log/slog"
@@ -37,6 +38,10 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	Pprof           bool
 	EmbedKey        string
+	Auth            bool
+	Secret          string
+	PublicURL       string
+	TrustProxy      bool
 	AI              generate.Config
 	ICEServers      []signaling.ICEServer
 	RTCPublicIPs    []string
@@ -161,6 +166,33 @@ func settings() []setting {
 			return nil
 		}},
 		{"openai-timeout", "CASUAL_OPENAI_TIMEOUT", "2m", "timeout of one model request", dur(func(c *Config) *time.Duration { return &c.AI.Timeout })},
+		{"auth", "CASUAL_AUTH", "off", "on: accounts and per-document permissions on every request and sync message; off: everyone may do everything (accepted only on a loopback address)", func(c *Config, v string) error {
+			switch v {
+			case "on":
+				c.Auth = true
+			case "off":
+				c.Auth = false
+			default:
+				return errors.New("want on or off")
+			}
+			return nil
+		}},
+		{"secret", "CASUAL_SECRET", "", "key (32+ bytes) signing access, refresh and share tokens; empty: one is generated and kept in the accounts store", func(c *Config, v string) error {
+			if v != "" && len(v) < 32 {
+				return errors.New("want at least 32 bytes")
+			}
+			c.Secret = v
+			return nil
+		}},
+		{"public-url", "CASUAL_PUBLIC_URL", "", "the server's public base URL, for links in mails and share URLs (default http://<addr>)", func(c *Config, v string) error {
+			c.PublicURL = strings.TrimSuffix(v, "/")
+			return nil
+		}},
+		{"trust-proxy", "CASUAL_TRUST_PROXY", "false", "trust X-Forwarded-For/Proto (behind a reverse proxy)", func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			c.TrustProxy = b
+			return err
+		}},
 		{"shutdown-timeout", "CASUAL_SHUTDOWN_TIMEOUT", "30s", "how long a graceful shutdown may take", dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	}
 }
@@ -222,6 +254,14 @@ func loadConfig(args []string, getenv func(string) string) (Config, error) {
 		if err := s.set(&c, *vals[s.name]); err != nil {
 			errs = append(errs, fmt.Errorf("--%s / %s = %q: %w", s.name, s.env, *vals[s.name], err))
 		}
+	}
+	if !c.Auth && c.Addr != "" {
+		if err := accounts.CheckAuthOff(c.Addr); err != nil {
+			errs = append(errs, fmt.Errorf("--auth / CASUAL_AUTH = off: %w (pass --auth on)", err))
+		}
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Addr
 	}
 	if err := c.AI.Validate(); err != nil {
 		errs = append(errs, err)

@@ -4,6 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/casual-dev/casual/accounts"
+	accountsapi "github.com/casual-dev/casual/accounts/api"
+	accountsembedded "github.com/casual-dev/casual/accounts/embedded"
+	accountspg "github.com/casual-dev/casual/accounts/postgres"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"io"
 	"log/slog"
 	"net"
@@ -78,11 +83,25 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	}
 	mgr = rooms.NewManager(st, rcfg, cfg.IdleUnload)
 
+	acctStore, err := openAccountsStore(ctx, cfg, st)
+	if err != nil {
+		return fmt.Errorf("accounts store: %w", err)
+	}
+	defer acctStore.Close()
+	svc, err := accounts.New(ctx, accounts.Config{
+		Store: acctStore, Rooms: mgr, Docs: st, Secret: secretOf(cfg),
+		BaseURL: cfg.PublicURL, AuthOff: !cfg.Auth, Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("accounts: %w", err)
+	}
+	auth := svc.Authorizer()
+
 	cs := collab.NewServer(collab.Config{
 		PeerID: cfg.PeerID, StorageID: storageID, MaxFrameBytes: cfg.MaxFrameBytes,
 		MaxDocsPerConn: cfg.MaxDocsPerConn, RatePerSec: cfg.RatePerSec, RateBurst: cfg.RateBurst,
 		SendQueue: cfg.SendQueue, PingInterval: cfg.PingInterval, Logger: log,
-	}, mgr, nil, metrics)
+	}, mgr, auth, metrics)
 
 	ws := web.New(web.Config{
 		Collab: cs, Gatherer: reg, Logger: log, Checks: checks,
@@ -97,6 +116,22 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	pages := ui.New(ui.Config{Apps: ui.RoomApps{Rooms: mgr}, Tokens: embedSigner(cfg), Logger: log})
 	pages.Routes(ws)
 
+	api, err := accountsapi.New(accountsapi.Config{Service: svc, Presence: accountsapi.RoomsPresence{Rooms: mgr},
+		PublicURL: cfg.PublicURL, TrustProxy: cfg.TrustProxy, Logger: log})
+	if err != nil {
+		return fmt.Errorf("accounts api: %w", err)
+	}
+	ws.Handle("/v1/", api.Handler())
+	janitorCtx, stopJanitor := context.WithCancel(context.Background())
+	janitorDone := make(chan struct{})
+	go func() { // purges apps deleted more than 30 days ago
+		defer close(janitorDone)
+		if err := svc.RunJanitor(janitorCtx, time.Hour); err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("janitor", slog.Any("err", err))
+		}
+	}()
+	defer func() { stopJanitor(); <-janitorDone }()
+
 	gen, err := generate.New(cfg.AI, cs, generate.Options{Logger: log})
 	if err != nil {
 		return fmt.Errorf("ai co-editor: %w", err)
@@ -109,12 +144,12 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	gw, err := signaling.NewGateway(cs, signaling.GatewayConfig{
 		ICEServers: cfg.ICEServers, NAT1To1IPs: cfg.RTCPublicIPs,
 		UDPPortMin: cfg.RTCPortMin, UDPPortMax: cfg.RTCPortMax,
-		Metrics: sigMetrics, Logger: log,
+		Auth: auth, Metrics: sigMetrics, Logger: log,
 	})
 	if err != nil {
 		return fmt.Errorf("webrtc: %w", err)
 	}
-	relay := signaling.NewRelay(signaling.RelayConfig{Metrics: sigMetrics, Logger: log})
+	relay := signaling.NewRelay(signaling.RelayConfig{Auth: auth, Metrics: sigMetrics, Logger: log})
 	gw.Register(ws)
 	ws.Handle("GET /signal", relay)
 
@@ -199,6 +234,14 @@ func migrate(ctx context.Context, args []string, stdout io.Writer, getenv func(s
 	if err := postgres.MigrateDSN(ctx, cfg.Store); err != nil {
 		return err
 	}
+	pool, err := pgxpool.New(ctx, cfg.Store)
+	if err != nil {
+		return fmt.Errorf("migrate accounts: %w", err)
+	}
+	defer pool.Close()
+	if err := accountspg.Migrate(ctx, pool); err != nil {
+		return fmt.Errorf("migrate accounts: %w", err)
+	}
 	fmt.Fprintln(stdout, "migrations applied")
 	return nil
 }
@@ -281,4 +324,29 @@ func embedSigner(cfg Config) ui.TokenSigner {
 		return nil
 	}
 	return ui.HMACSigner{Key: []byte(cfg.EmbedKey)}
+}
+
+// accountsStore is what serve needs of an accounts store.
+type accountsStore interface {
+	accounts.Store
+	Close() error
+}
+
+// openAccountsStore keeps accounts beside the documents: in the data
+// directory (bbolt) for the embedded store, in the same database for
+// PostgreSQL.
+func openAccountsStore(ctx context.Context, cfg Config, st store.Store) (accountsStore, error) {
+	if pg, ok := st.(*postgres.Store); ok {
+		return accountspg.New(ctx, pg.Pool(), accountspg.Options{AutoMigrate: cfg.AutoMigrate})
+	}
+	return accountsembedded.OpenDir(ctx, cfg.DataDir)
+}
+
+// secretOf returns --secret as a key, nil (the store's generated key) when
+// it is not set.
+func secretOf(cfg Config) []byte {
+	if cfg.Secret == "" {
+		return nil
+	}
+	return []byte(cfg.Secret)
 }
