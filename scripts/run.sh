@@ -5,7 +5,7 @@
 # Arguments go to `casual serve` (e.g. --addr 127.0.0.1:9000).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-bash scripts/setup.sh js_deps web
+bash scripts/setup.sh js_deps web quickjs
 mkdir -p bin
 go build -o bin/casual ./cmd/casual
 exec bin/casual serve "$@"

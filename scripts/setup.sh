@@ -9,7 +9,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STEPS=(js_deps web chromium staticcheck)
+STEPS=(js_deps web quickjs chromium staticcheck)
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -61,6 +61,12 @@ step_chromium() {
 # binary embeds: must run before go build / go test.
 step_web() {
   bash "$ROOT/scripts/build-web.sh"
+}
+
+# The QuickJS engine for JavaScript handlers, compiled to wasm32-wasi
+# (never committed; cached in build/).
+step_quickjs() {
+  bash "$ROOT/scripts/build-quickjs.sh"
 }
 
 # staticcheck, pinned, into bin/ (the test script runs it from there).

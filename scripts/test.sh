@@ -34,3 +34,4 @@ fuzz FuzzVerifyEmbedToken ./web/ui
 fuzz FuzzVerifyToken ./accounts
 fuzz FuzzParseExport ./accounts
 fuzz FuzzDecodeCursor ./accounts
+fuzz FuzzGuestAnswer ./execute

@@ -17,7 +17,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg loadgen.Config
-	fs.StringVar(&cfg.URL, "url", "ws://127.0.0.1:8080/sync", "server sync endpoint")
+	fs.StringVar(&cfg.URL, "url", "ws://127.0.0.1:8080/sync", "server sync endpoint; comma-separated for a cluster (connections spread round-robin)")
 	fs.IntVar(&cfg.Rooms, "rooms", 1, "documents (R)")
 	fs.IntVar(&cfg.ClientsPerRoom, "clients", 10, "connections per room (C)")
 	fs.IntVar(&cfg.WritersPerRoom, "writers", 1, "writers per room (W)")

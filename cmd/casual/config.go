@@ -38,6 +38,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	Pprof           bool
 	EmbedKey        string
+	QuickJSWasm     string
 	Auth            bool
 	Secret          string
 	PublicURL       string
@@ -192,6 +193,10 @@ func settings() []setting {
 			b, err := strconv.ParseBool(v)
 			c.TrustProxy = b
 			return err
+		}},
+		{"quickjs-wasm", "CASUAL_QUICKJS_WASM", "build/quickjs.wasm", "the QuickJS engine the executor runs JavaScript handlers in (scripts/build-quickjs.sh builds it)", func(c *Config, v string) error {
+			c.QuickJSWasm = v
+			return nil
 		}},
 		{"shutdown-timeout", "CASUAL_SHUTDOWN_TIMEOUT", "30s", "how long a graceful shutdown may take", dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	}

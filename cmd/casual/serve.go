@@ -8,12 +8,18 @@ import (
 	accountsapi "github.com/casual-dev/casual/accounts/api"
 	accountsembedded "github.com/casual-dev/casual/accounts/embedded"
 	accountspg "github.com/casual-dev/casual/accounts/postgres"
+	"github.com/casual-dev/casual/collab/client"
+	"github.com/casual-dev/casual/crdt"
+	"github.com/casual-dev/casual/execute"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -131,6 +137,29 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		}
 	}()
 	defer func() { stopJanitor(); <-janitorDone }()
+
+	exec, err := execute.Open(ctx, execute.Options{
+		DataDir: filepath.Join(cfg.DataDir, "execute"), QuickJSPath: cfg.QuickJSWasm,
+		Dial: func(ctx context.Context) (client.Transport, error) {
+			return cs.Connect(ctx, collab.Credentials{Actor: "executor"}), nil
+		},
+		NodeID: "executor-" + cfg.NodeID, Registerer: reg, Logger: log,
+		Authorize: httpAuthorizer(auth),
+	})
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("executor: %w", err)
+		}
+		log.Warn("executor disabled: the QuickJS engine is missing; run scripts/build-quickjs.sh (or ./scripts/run.sh)",
+			slog.String("quickjs_wasm", cfg.QuickJSWasm), slog.Any("err", err))
+	} else {
+		exec.Routes(ws)
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			defer cancel()
+			exec.Close(cctx)
+		}()
+	}
 
 	gen, err := generate.New(cfg.AI, cs, generate.Options{Logger: log})
 	if err != nil {
@@ -349,4 +378,32 @@ func secretOf(cfg Config) []byte {
 		return nil
 	}
 	return []byte(cfg.Secret)
+}
+
+// httpAuthorizer checks an HTTP request's token (bearer, ?token= or the
+// casual_token cookie) against the document access rules of /sync.
+func httpAuthorizer(auth collab.Authorizer) func(r *http.Request, app string, write bool) error {
+	return func(r *http.Request, app string, write bool) error {
+		cred := collab.Credentials{Token: r.URL.Query().Get("token"), RemoteAddr: r.RemoteAddr}
+		if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
+			cred.Token = strings.TrimPrefix(h, "Bearer ")
+		} else if c, err := r.Cookie("casual_token"); cred.Token == "" && err == nil {
+			cred.Token = c.Value
+		}
+		if err := auth.Authenticate(r.Context(), cred); err != nil {
+			return fmt.Errorf("%w: %v", execute.ErrUnauthenticated, err)
+		}
+		id, err := crdt.ParseDocID(app)
+		if err != nil {
+			return err
+		}
+		access, err := auth.Authorize(r.Context(), cred, id)
+		if err != nil {
+			return err
+		}
+		if access < rooms.Read || write && access < rooms.Write {
+			return fmt.Errorf("%w: %s access to %s", collab.ErrForbidden, access, id)
+		}
+		return nil
+	}
 }

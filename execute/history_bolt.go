@@ -1,0 +1,196 @@
+package execute
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// BoltHistory is a History in a bbolt file (for example
+// <data dir>/executions.db): the single-node default. Its Claim is atomic
+// within the process that opened the file.
+//
+// Layout: bucket "runs" maps app \x00 queuedAt(8 bytes, big endian) \x00 id
+// to the record's JSON, so an app's records sort by time; bucket "ids"
+// maps id to that key.
+type BoltHistory struct{ db *bbolt.DB }
+
+var (
+	boltRuns = []byte("runs")
+	boltIDs  = []byte("ids")
+)
+
+// OpenBoltHistory opens or creates the history file at path.
+func OpenBoltHistory(path string) (*BoltHistory, error) {
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open execution history %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for _, b := range [][]byte{boltRuns, boltIDs} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open execution history %s: %w", path, err)
+	}
+	return &BoltHistory{db: db}, nil
+}
+
+func boltKey(rec Record) []byte {
+	k := make([]byte, 0, len(rec.App)+len(rec.ID)+10)
+	k = append(k, rec.App...)
+	k = append(k, 0)
+	k = binary.BigEndian.AppendUint64(k, uint64(rec.QueuedAt.UnixNano()))
+	k = append(k, 0)
+	return append(k, rec.ID...)
+}
+
+// find returns the stored key and record of (app, id), if any.
+func (h *BoltHistory) find(tx *bbolt.Tx, app, id string) ([]byte, *Record, error) {
+	key := tx.Bucket(boltIDs).Get([]byte(id))
+	if key == nil {
+		return nil, nil, nil
+	}
+	data := tx.Bucket(boltRuns).Get(key)
+	if data == nil {
+		return nil, nil, nil
+	}
+	var rec Record
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return nil, nil, fmt.Errorf("decode execution %s: %w", id, err)
+	}
+	if rec.App != app {
+		return nil, nil, nil
+	}
+	return append([]byte(nil), key...), &rec, nil
+}
+
+func (h *BoltHistory) store(tx *bbolt.Tx, oldKey []byte, rec Record) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode execution %s: %w", rec.ID, err)
+	}
+	runs := tx.Bucket(boltRuns)
+	key := oldKey
+	if key == nil {
+		key = boltKey(rec)
+	}
+	if err := runs.Put(key, data); err != nil {
+		return err
+	}
+	return tx.Bucket(boltIDs).Put([]byte(rec.ID), key)
+}
+
+// Claim implements History.
+func (h *BoltHistory) Claim(ctx context.Context, rec Record) (ok bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("claim %s: %w", rec.ID, err)
+	}
+	err = h.db.Update(func(tx *bbolt.Tx) error {
+		key, old, err := h.find(tx, rec.App, rec.ID)
+		if err != nil {
+			return err
+		}
+		if old != nil && old.Executor != "" && old.Executor != rec.Executor {
+			return nil
+		}
+		ok = true
+		return h.store(tx, key, rec)
+	})
+	if err != nil {
+		return false, fmt.Errorf("claim %s: %w", rec.ID, err)
+	}
+	return ok, nil
+}
+
+// Put implements History.
+func (h *BoltHistory) Put(ctx context.Context, rec Record) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("put %s: %w", rec.ID, err)
+	}
+	err := h.db.Update(func(tx *bbolt.Tx) error {
+		key, _, err := h.find(tx, rec.App, rec.ID)
+		if err != nil {
+			return err
+		}
+		return h.store(tx, key, rec)
+	})
+	if err != nil {
+		return fmt.Errorf("put %s: %w", rec.ID, err)
+	}
+	return nil
+}
+
+// Get implements History.
+func (h *BoltHistory) Get(ctx context.Context, id string) (rec Record, err error) {
+	if err := ctx.Err(); err != nil {
+		return rec, fmt.Errorf("get %s: %w", id, err)
+	}
+	found := false
+	err = h.db.View(func(tx *bbolt.Tx) error {
+		key := tx.Bucket(boltIDs).Get([]byte(id))
+		if key == nil {
+			return nil
+		}
+		data := tx.Bucket(boltRuns).Get(key)
+		if data == nil {
+			return nil
+		}
+		found = true
+		return json.Unmarshal(data, &rec)
+	})
+	if err != nil {
+		return rec, fmt.Errorf("get execution %s: %w", truncate(id, 80), err)
+	}
+	if !found {
+		return rec, fmt.Errorf("execution %s: %w", truncate(id, 80), ErrNotFound)
+	}
+	return rec, nil
+}
+
+// List implements History.
+func (h *BoltHistory) List(ctx context.Context, app string, limit int) ([]Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("list %s: %w", app, err)
+	}
+	var out []Record
+	prefix := append([]byte(app), 0)
+	err := h.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(boltRuns).Cursor()
+		// Seek past the app's last key, then walk back.
+		end := append(append([]byte(nil), prefix...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+		var k, v []byte
+		if sk, _ := c.Seek(end); sk == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+		for ; k != nil && len(out) < limit; k, v = c.Prev() {
+			if len(k) < len(prefix) || string(k[:len(prefix)]) != string(prefix) {
+				break
+			}
+			var rec Record
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return err
+			}
+			out = append(out, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list executions of %s: %w", app, err)
+	}
+	return out, nil
+}
+
+// Close implements History.
+func (h *BoltHistory) Close() error { return h.db.Close() }

@@ -1,0 +1,77 @@
+package execute_test
+
+import (
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/casual-dev/casual/collab/client"
+	"github.com/casual-dev/casual/crdt"
+	"github.com/casual-dev/casual/execute"
+)
+
+// TestThousandQueuedRunsCompleteOnBoundedInstances queues 1,000 runs over
+// 20 apps at once; every run completes, while the engine never holds more
+// instances than its concurrency bound and the heap stays small.
+func TestThousandQueuedRunsCompleteOnBoundedInstances(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load test")
+	}
+	const apps, perApp, maxConcurrent = 20, 50, 4
+	cs := startServer(t)
+	eng := newEngine(t, func(c *execute.Config) { c.MaxConcurrent, c.Warm = maxConcurrent, 2 })
+	p := newPeer(t, cs, execute.PeerConfig{ID: "exec-1", Engine: eng})
+	browser := newClient(t, cs, "browser")
+	src := `export default ({input, state}) => ({output: input * 2, state: {total: (state.total ?? 0) + input}})`
+
+	handles := make([]*client.Handle, apps)
+	for i := range handles {
+		handles[i] = newApp(t, browser, map[string]string{"double": src})
+		if _, err := p.Watch(testCtx(t), handles[i].ID()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	// Each app gets its 50 runs in one change: all 1,000 are queued at once.
+	var wg sync.WaitGroup
+	for _, h := range handles {
+		wg.Go(func() {
+			err := h.Change(testCtx(t), "queue", func(d *crdt.Doc) error {
+				for i := range perApp {
+					if _, err := execute.QueueRun(d, execute.RunRequest{Handler: "double", Input: i + 1}); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	const want = perApp * (perApp + 1) / 2
+	for _, h := range handles {
+		err := h.WaitFor(testCtx(t), func(d *crdt.Doc) bool {
+			v, _ := d.Get("state", "total")
+			return v == int64(want)
+		})
+		if err != nil {
+			t.Fatalf("app %s: total = %v, want %d", h.ID(), stateOf(h, "total"), want)
+		}
+	}
+	if p.Ran() != apps*perApp {
+		t.Errorf("ran %d runs, want %d", p.Ran(), apps*perApp)
+	}
+	st := eng.Stats()
+	t.Logf("engine: %+v", st)
+	if st.LiveHigh > maxConcurrent {
+		t.Errorf("%d instances were live at once, want at most %d", st.LiveHigh, maxConcurrent)
+	}
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	if grew := int64(after.HeapInuse) - int64(before.HeapInuse); grew > 512<<20 {
+		t.Errorf("heap grew by %d MiB", grew>>20)
+	}
+}
