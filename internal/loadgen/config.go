@@ -26,7 +26,8 @@ const (
 
 // Config describes one benchmark run.
 type Config struct {
-	// URL is the server's sync endpoint, ws://host/sync.
+	// URL is the server's sync endpoint, ws://host/sync; a comma-separated
+	// list spreads the connections over several nodes round-robin.
 	URL string
 	// Dial, if set, opens transports instead of dialling URL (tests,
 	// in-process servers).

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gorilla/websocket"
 
@@ -38,8 +40,13 @@ func newBench(cfg Config) *bench {
 		// connections: most of them are idle at any moment.
 		d := &websocket.Dialer{HandshakeTimeout: cfg.Timeout, ReadBufferSize: 1024,
 			WriteBufferSize: 4096, WriteBufferPool: &sync.Pool{}}
+		// A comma-separated URL list spreads connections over several
+		// nodes round-robin (a cluster sharing one store and bus).
+		urls := strings.Split(cfg.URL, ",")
+		var next atomic.Uint64
 		b.dial = func(ctx context.Context) (client.Transport, error) {
-			return client.DialWebSocket(ctx, cfg.URL, client.WithDialer(d))
+			u := urls[(next.Add(1)-1)%uint64(len(urls))]
+			return client.DialWebSocket(ctx, strings.TrimSpace(u), client.WithDialer(d))
 		}
 	}
 	for i := range cfg.Rooms {

@@ -3,6 +3,7 @@ package embedded_test
 import (
 	"encoding/binary"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -52,6 +53,11 @@ func BenchmarkAppendParallel(b *testing.B) {
 func BenchmarkLoad1MB(b *testing.B) {
 	const changes = 100_000
 	snap := buildDoc(b, changes)
+	if out := os.Getenv("CASUAL_BENCH_DOC_OUT"); out != "" { // for js/bench/coldload.mjs
+		if err := os.WriteFile(out, snap, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
 	s := openStore(b, b.TempDir(), embedded.Options{})
 	if _, err := s.Compact(b.Context(), "doc", snap, nil); err != nil {
 		b.Fatal(err)
