@@ -15,7 +15,7 @@ STORE="$PG&search_path=casual_bench"
 pids=()
 start() { # $1 port, $2 node id, extra args after
   local port=$1 id=$2; shift 2
-  bin/casual serve --addr 127.0.0.1:$port --node-id "$id" --store "$STORE" --log-level warn "$@" 2>/dev/null & pids+=($!)
+  bin/casual serve --addr 127.0.0.1:$port --node-id "$id" --store "$STORE" --data-dir "$(mktemp -d)" --log-level warn "$@" 2>/dev/null & pids+=($!)
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && return; sleep 0.1; done
   echo "node $id did not start" >&2; exit 1
 }
