@@ -331,3 +331,18 @@ func validRunID(id string) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-')
 	}) < 0
 }
+
+// HasQueuedRun reports whether the document has a run waiting for an
+// executor. It is cheap enough to call after every stored change.
+func HasQueuedRun(d *crdt.Doc) bool {
+	keys, err := d.Keys("runs")
+	if err != nil {
+		return false
+	}
+	for _, k := range keys {
+		if st, _ := d.Get("runs", k, "status"); st == "queued" {
+			return true
+		}
+	}
+	return false
+}

@@ -52,6 +52,10 @@ type Hooks struct {
 	BusReceived  func(kind BusKind, latency time.Duration)
 	// CaughtUp: a room reloaded from the store after a gap.
 	CaughtUp func(err error)
+	// Stored runs on the room's goroutine after each round that stored new
+	// changes, with read access to the document (it must be quick and must
+	// not keep d). The executor uses it to notice runs queued by browsers.
+	Stored func(id crdt.DocID, d *crdt.Doc)
 }
 
 func (c Config) withDefaults() Config {
@@ -517,6 +521,9 @@ func (r *Room) flush(ctx context.Context) {
 			return // ctx done: shutdown stores it
 		}
 		r.dirty = false
+		if h := r.cfg.Hooks.Stored; h != nil {
+			h(r.id, r.doc)
+		}
 	}
 	for _, reply := range r.replies {
 		reply <- nil

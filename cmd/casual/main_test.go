@@ -59,7 +59,8 @@ func freeAddr(t *testing.T) string {
 func startProc(t *testing.T, addr, dataDir string, env ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(binPath, "serve", "--addr", addr, "--data-dir", dataDir)
-	cmd.Env = append(os.Environ(), env...)
+	wasm, _ := filepath.Abs("../../build/quickjs.wasm") // built by scripts/setup.sh
+	cmd.Env = append(append(os.Environ(), "CASUAL_QUICKJS_WASM="+wasm), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

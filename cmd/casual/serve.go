@@ -13,13 +13,13 @@ import (
 	"github.com/casual-dev/casual/execute"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,6 +42,8 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	runs := &runWatcher{log: log}
+	defer runs.stop()
 	var metrics *collab.Metrics
 	var mgr *rooms.Manager
 	metrics = collab.NewMetrics(reg, func() int { return mgr.Loaded() })
@@ -76,6 +78,11 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 				}
 			},
 			Dropped: func(err error) { metrics.Dropped.WithLabelValues(collab.ErrorCode(err)).Inc() },
+			Stored: func(id crdt.DocID, d *crdt.Doc) {
+				if execute.HasQueuedRun(d) {
+					runs.watch(id)
+				}
+			},
 		},
 	}
 	bus, err := openBus(ctx, cfg, log, reg, &rcfg.Hooks)
@@ -146,20 +153,16 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		NodeID: "executor-" + cfg.NodeID, Registerer: reg, Logger: log,
 		Authorize: httpAuthorizer(auth),
 	})
-	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("executor: %w", err)
-		}
-		log.Warn("executor disabled: the QuickJS engine is missing; run scripts/build-quickjs.sh (or ./scripts/run.sh)",
-			slog.String("quickjs_wasm", cfg.QuickJSWasm), slog.Any("err", err))
-	} else {
-		exec.Routes(ws)
-		defer func() {
-			cctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-			defer cancel()
-			exec.Close(cctx)
-		}()
+	if err != nil { // a missing QuickJS engine is not an error here: runs fail saying how to build it
+		return fmt.Errorf("executor: %w", err)
 	}
+	exec.Routes(ws)
+	runs.start(exec.Peer)
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		exec.Close(cctx)
+	}()
 
 	gen, err := generate.New(cfg.AI, cs, generate.Options{Logger: log})
 	if err != nil {
@@ -406,4 +409,56 @@ func httpAuthorizer(auth collab.Authorizer) func(r *http.Request, app string, wr
 		}
 		return nil
 	}
+}
+
+// runWatcher asks the executor to watch documents in which someone queued
+// a run (a browser writing runs.<id> = {status: "queued"} directly). A
+// watched document stays open while the executor runs (the protocol has no
+// way to stop syncing one document).
+type runWatcher struct {
+	log *slog.Logger
+
+	mu       sync.Mutex
+	peer     *execute.Peer
+	ctx      context.Context
+	cancel   context.CancelFunc
+	watching map[crdt.DocID]bool
+	wg       sync.WaitGroup
+}
+
+func (w *runWatcher) start(p *execute.Peer) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.peer = p
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	w.watching = map[crdt.DocID]bool{}
+}
+
+// watch never blocks: it runs on a room's goroutine.
+func (w *runWatcher) watch(id crdt.DocID) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.peer == nil || w.watching[id] || w.ctx.Err() != nil {
+		return
+	}
+	w.watching[id] = true
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		if _, err := w.peer.Watch(w.ctx, id); err != nil && w.ctx.Err() == nil {
+			w.log.Warn("executor could not watch document", slog.String("doc", string(id)), slog.Any("err", err))
+			w.mu.Lock()
+			delete(w.watching, id)
+			w.mu.Unlock()
+		}
+	}()
+}
+
+func (w *runWatcher) stop() {
+	w.mu.Lock()
+	if w.cancel != nil {
+		w.cancel()
+	}
+	w.mu.Unlock()
+	w.wg.Wait()
 }
