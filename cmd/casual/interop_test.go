@@ -40,7 +40,8 @@ func runNodeSuite(t *testing.T, script string) {
 		t.Skip("js/node_modules missing: run scripts/setup.sh")
 	}
 	cmd := exec.Command("npm", "--prefix", js, "run", "--silent", script)
-	cmd.Env = append(os.Environ(), "CASUAL_BIN="+binPath)
+	wasm, _ := filepath.Abs("../../build/quickjs.wasm") // built by scripts/setup.sh
+	cmd.Env = append(os.Environ(), "CASUAL_BIN="+binPath, "CASUAL_QUICKJS_WASM="+wasm)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s failed: %v\n%s", script, err, out)

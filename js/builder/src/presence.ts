@@ -10,6 +10,10 @@ export interface PeerInfo {
   page: string | null
   cursor: { x: number; y: number } | null // in the artboard's coordinates
   selection: string | null
+  // AI participants: the run, its status and the component being worked on.
+  runId?: string
+  status?: string
+  target?: string | null
 }
 
 export interface Peer extends PeerInfo {
@@ -92,9 +96,21 @@ export class Room {
     for (const [peerId, st] of Object.entries(this.presence.getPeerStates().value)) {
       const v = st.value as Partial<PeerInfo> | undefined
       if (!v || typeof v.name !== "string") continue
+      if (v.kind === "ai") {
+        // The AI's cursor is the id of the component it is working on.
+        const c = v.cursor as unknown
+        out.push({
+          peerId, name: v.name.slice(0, 60), color: typeof v.color === "string" ? v.color : "#9333ea",
+          kind: "ai", page: null, cursor: null, selection: null,
+          runId: typeof v.runId === "string" ? v.runId : undefined, status: typeof v.status === "string" ? v.status : undefined,
+          target: typeof c === "string" ? c : null,
+        })
+        continue
+      }
+      const cur = v.cursor && typeof v.cursor === "object" && typeof v.cursor.x === "number" ? v.cursor : null
       out.push({
         peerId, name: v.name.slice(0, 60), color: typeof v.color === "string" ? v.color : "#64748b",
-        kind: v.kind ?? "human", page: v.page ?? null, cursor: v.cursor ?? null, selection: v.selection ?? null,
+        kind: v.kind ?? "human", page: v.page ?? null, cursor: cur, selection: v.selection ?? null,
       })
     }
     return out.sort((a, b) => a.name.localeCompare(b.name))

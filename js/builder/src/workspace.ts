@@ -3,6 +3,7 @@
 // everyone's cursors and selections drawn over the canvas.
 import type { DocHandle } from "@automerge/automerge-repo/slim"
 import { beginDrag, type DragHost, type DragSource, type DropSpot } from "./drag.js"
+import { AIPanel } from "./ai.js"
 import { Editor, OpError } from "./editor.js"
 import { Inspector, titleCase } from "./inspector.js"
 import type { Connection } from "./net.js"
@@ -136,7 +137,8 @@ export class Workspace {
     const right = h("aside", "b-right")
     const inspector = h("div", "b-inspector")
     inspector.id = "inspector"
-    right.append(inspector)
+    const ai = new AIPanel(this.handle.documentId)
+    right.append(ai.el, inspector)
 
     const toast = h("div", "b-toast")
     toast.id = "toast"
@@ -350,15 +352,24 @@ export class Workspace {
     if (this.selected) box(this.selected, "b-sel", "#2563eb", "")
     const list = this.room.peers()
     for (const p of list) {
+      if (p.kind === "ai") {
+        if (p.target && p.status === "running") box(p.target, "b-remote-sel b-ai-sel", p.color, `✦ ${p.name}`)
+        continue
+      }
       if (p.page !== this.page) continue
       if (p.selection) box(p.selection, "b-remote-sel", p.color, p.name)
       if (p.cursor) overlay.append(cursorEl(p))
     }
     peers.replaceChildren()
     for (const p of list) {
-      const av = h("span", "b-avatar", initials(p.name))
-      av.title = `${p.name}${p.page && p.page !== this.page ? ` (on ${this.tree.page(p.page)?.name ?? "another page"})` : ""}`
+      const ai = p.kind === "ai"
+      if (ai && (p.status === "done" || p.status === "cancelled" || p.status === "failed")) continue // a finished run lingers until its presence expires
+      const av = h("span", ai ? "b-avatar b-avatar-ai" : "b-avatar", ai ? "✦" : initials(p.name))
+      av.title = ai
+        ? `${p.name} (AI${p.status ? `, ${p.status}` : ""})`
+        : `${p.name}${p.page && p.page !== this.page ? ` (on ${this.tree.page(p.page)?.name ?? "another page"})` : ""}`
       av.dataset.peer = p.name
+      av.dataset.kind = p.kind
       av.style.setProperty("--peer", p.color)
       av.onclick = () => p.page && this.setPage(p.page)
       peers.append(av)

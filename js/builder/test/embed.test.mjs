@@ -124,7 +124,7 @@ test("an expired token is refused with a clear message", async () => {
   await ok.frame.locator(".cx-page").waitFor({ timeout: 15000 })
 })
 
-test("run mode turns a click into a queued run in the document", async () => {
+test("run mode turns a click into a run in the document (which the executor then runs)", async () => {
   const token = await mintToken(counter, { mode: "run", origins: [host.origin] })
   const { page, frame } = await openHost(counter, token)
   await frame.locator("button", { hasText: "+" }).click()
@@ -137,7 +137,9 @@ test("run mode turns a click into a queued run in the document", async () => {
     "the run in the builder's replica"
   )
   assert.equal(run.handler, "inc")
-  assert.equal(run.status, "queued")
+  // Queued by the click; the casual binary's executor picks it up at once
+  // (the devserver has none, so there it stays queued).
+  assert.ok(["queued", "running", "completed"].includes(run.status), `run status ${run.status}`)
   assert.deepEqual(run.input, { component: "increment", event: "click", page: "home" })
 
   // A view-only embed never writes.
