@@ -164,7 +164,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		exec.Close(cctx)
 	}()
 
-	gen, err := generate.New(cfg.AI, cs, generate.Options{Logger: log})
+	gen, err := generate.New(cfg.AI, cs, generate.Options{Logger: log, Authorize: generateAuthorizer(auth, cfg.Auth)})
 	if err != nil {
 		return fmt.Errorf("ai co-editor: %w", err)
 	}
@@ -383,16 +383,23 @@ func secretOf(cfg Config) []byte {
 	return []byte(cfg.Secret)
 }
 
-// httpAuthorizer checks an HTTP request's token (bearer, ?token= or the
-// casual_token cookie) against the document access rules of /sync.
+// credentialsOf reads an HTTP request's token: bearer, ?token= or the
+// casual_token cookie.
+func credentialsOf(r *http.Request) collab.Credentials {
+	cred := collab.Credentials{Token: r.URL.Query().Get("token"), RemoteAddr: r.RemoteAddr}
+	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
+		cred.Token = strings.TrimPrefix(h, "Bearer ")
+	} else if c, err := r.Cookie("casual_token"); cred.Token == "" && err == nil {
+		cred.Token = c.Value
+	}
+	return cred
+}
+
+// httpAuthorizer checks an HTTP request against the document access rules
+// of /sync: read access, or write access when write is set.
 func httpAuthorizer(auth collab.Authorizer) func(r *http.Request, app string, write bool) error {
 	return func(r *http.Request, app string, write bool) error {
-		cred := collab.Credentials{Token: r.URL.Query().Get("token"), RemoteAddr: r.RemoteAddr}
-		if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
-			cred.Token = strings.TrimPrefix(h, "Bearer ")
-		} else if c, err := r.Cookie("casual_token"); cred.Token == "" && err == nil {
-			cred.Token = c.Value
-		}
+		cred := credentialsOf(r)
 		if err := auth.Authenticate(r.Context(), cred); err != nil {
 			return fmt.Errorf("%w: %v", execute.ErrUnauthenticated, err)
 		}
@@ -408,6 +415,23 @@ func httpAuthorizer(auth collab.Authorizer) func(r *http.Request, app string, wr
 			return fmt.Errorf("%w: %s access to %s", collab.ErrForbidden, access, id)
 		}
 		return nil
+	}
+}
+
+// generateAuthorizer lets a request drive the AI on an app only with write
+// access to it; a request for a new app needs a signed-in caller when
+// accounts are on.
+func generateAuthorizer(auth collab.Authorizer, authOn bool) func(r *http.Request, app string) (string, error) {
+	check := httpAuthorizer(auth)
+	return func(r *http.Request, app string) (string, error) {
+		if app != "" {
+			return "user", check(r, app, true)
+		}
+		cred := credentialsOf(r)
+		if authOn && cred.Token == "" {
+			return "", fmt.Errorf("%w: sign in to create apps", collab.ErrUnauthorized)
+		}
+		return "user", auth.Authenticate(r.Context(), cred)
 	}
 }
 
