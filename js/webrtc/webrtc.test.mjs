@@ -208,6 +208,8 @@ test("two pages open a direct data channel through the relay", { timeout: 120_00
     await join(alice, "alice")
     await alice.waitForFunction(() => globalThis.mesh.self === "alice")
     await join(bob, "bob")
+    // Bob learns from the relay who is already in the room.
+    await bob.waitForFunction(() => globalThis.mesh.peers.includes("alice"))
     assert.deepEqual(await bob.evaluate(() => globalThis.mesh.peers), ["alice"])
     await alice.waitForFunction(() => globalThis.mesh.channels.has("bob"))
     await bob.waitForFunction(() => globalThis.mesh.channels.has("alice"))
