@@ -108,7 +108,7 @@ test("clients survive a graceful server restart", { timeout: 120_000 }, async ()
   assert.ok(await server.healthy())
 })
 
-test("clients survive several quick restarts", { timeout: 120_000 }, async () => {
+test("clients survive several quick restarts", { timeout: 240_000 }, async () => {
   const repoA = clients.repo({ retryMs: 500 })
   const repoB = clients.repo({ retryMs: 500 })
   await Promise.all([connected(repoA), connected(repoB)])
@@ -125,7 +125,8 @@ test("clients survive several quick restarts", { timeout: 120_000 }, async () =>
     })
     await server.stop()
     await server.start()
-    await converged([hA, hB], { timeoutMs: 30_000 })
+    // 60 s: one CI run under full load needed more than 30 s here.
+    await converged([hA, hB], { timeoutMs: 60_000 })
   }
   const doc = plain(hB)
   assert.equal(doc.c, 3)
