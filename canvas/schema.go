@@ -183,8 +183,10 @@ func newID[V any](prefix string, taken map[string]V, rnd *rand.Rand) string {
 	}
 }
 
-// sameValue reports whether two plain document values are equal, treating
-// every number kind as float64.
+// SameValue reports whether two plain document values (as crdt.Doc.Get
+// returns them) are equal, treating every number kind as float64.
+func SameValue(a, b any) bool { return sameValue(a, b) }
+
 func sameValue(a, b any) bool {
 	if fa, ok := number(a); ok {
 		fb, ok := number(b)

@@ -3,7 +3,6 @@ package generate
 import (
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 
 	"github.com/casual-dev/casual/canvas"
@@ -319,10 +318,10 @@ func (a *applier) guard(d *crdt.Doc, op canvas.Op) (*canvas.Op, []SkippedOp) {
 func (a *applier) changedByOthers(d *crdt.Doc, path []any) bool {
 	cur, _ := d.Get(path...)
 	if w, ok := a.wrote[pathKey(path)]; ok {
-		return !sameValue(cur, w)
+		return !canvas.SameValue(cur, w)
 	}
 	was, _ := a.base.Get(path...)
-	return !sameValue(cur, was)
+	return !canvas.SameValue(cur, was)
 }
 
 // record notes what an applied op wrote, for changedByOthers.
@@ -385,50 +384,3 @@ func pathString(path []any) string {
 	return strings.Join(parts, ".")
 }
 
-// sameValue compares document values, treating every number kind alike.
-func sameValue(x, y any) bool {
-	if fx, ok := number(x); ok {
-		fy, ok := number(y)
-		return ok && fx == fy
-	}
-	switch a := x.(type) {
-	case map[string]any:
-		b, ok := y.(map[string]any)
-		if !ok || len(a) != len(b) {
-			return false
-		}
-		for k, v := range a {
-			w, ok := b[k]
-			if !ok || !sameValue(v, w) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		b, ok := y.([]any)
-		if !ok || len(a) != len(b) {
-			return false
-		}
-		for i := range a {
-			if !sameValue(a[i], b[i]) {
-				return false
-			}
-		}
-		return true
-	}
-	return reflect.DeepEqual(x, y)
-}
-
-func number(v any) (float64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return n, true
-	case int64:
-		return float64(n), true
-	case uint64:
-		return float64(n), true
-	case int:
-		return float64(n), true
-	}
-	return 0, false
-}

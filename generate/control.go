@@ -206,7 +206,7 @@ func changedFields(a, b canvas.Component) []string {
 		}
 		var changed []string
 		for k := range keys {
-			if !sameValue(g.x[k], g.y[k]) {
+			if !canvas.SameValue(g.x[k], g.y[k]) {
 				changed = append(changed, g.name+"."+k)
 			}
 		}

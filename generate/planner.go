@@ -203,11 +203,11 @@ func optimizeOps(s *snapshot) []canvas.Op {
 		walk = func(ns []*canvas.Node) {
 			for _, n := range ns {
 				want := map[string]float64{"grid": 16, "stack": 8, "container": 12, "card": 12, "form": 12}
-				if gap, ok := want[n.Type]; ok && len(n.Children) > 0 && !sameValue(n.Layout["gap"], gap) {
+				if gap, ok := want[n.Type]; ok && len(n.Children) > 0 && !canvas.SameValue(n.Layout["gap"], gap) {
 					ops = append(ops, canvas.Op{Op: "update", ID: n.ID, Layout: map[string]any{"gap": gap}})
 				}
 				if n.Type == "heading" {
-					if firstHeading && !sameValue(n.Props["level"], 1.0) {
+					if firstHeading && !canvas.SameValue(n.Props["level"], 1.0) {
 						ops = append(ops, canvas.Op{Op: "update", ID: n.ID, Props: map[string]any{"level": 1.0}})
 					}
 					firstHeading = false

@@ -67,7 +67,7 @@ func TestOpsReachAnotherPeerWhileTheStreamIsStillOpen(t *testing.T) {
 		t.Fatalf("mid-stream run = status %s, applied %d, cursor %q", r.Status, r.OpsApplied, r.Cursor)
 	}
 	pres := waitPresence(t, h, func(p presenceMsg) bool { return p.Type == "snapshot" && p.State["cursor"] == "title" })
-	if want := map[string]any{"kind": "ai", "name": "Casual AI", "runId": run.ID, "status": "running", "cursor": "title"}; !sameValue(pres.State, want) {
+	if want := map[string]any{"kind": "ai", "name": "Casual AI", "runId": run.ID, "status": "running", "cursor": "title"}; !canvas.SameValue(pres.State, want) {
 		t.Fatalf("presence state = %v, want %v", pres.State, want)
 	}
 	close(release)
