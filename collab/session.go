@@ -353,6 +353,10 @@ func (ss *session) encode(it outItem) (*wire.Message, error) {
 
 type pinger interface{ Ping() error }
 
+// shutdownGrace is how long a session being shut down leaves the peer to
+// answer the messages it last received before the close frame arrives.
+const shutdownGrace = 250 * time.Millisecond
+
 func (ss *session) write(ctx context.Context, it outItem) error {
 	m, err := ss.encode(it)
 	if err != nil {
@@ -398,6 +402,19 @@ func (ss *session) finish() {
 	rest := ss.queue
 	ss.queue = nil
 	ss.qmu.Unlock()
+	if errors.Is(err, ErrShuttingDown) {
+		// Everything is stored; the client resyncs on reconnect. Sending
+		// more sync now would make automerge-repo 2.5.6 answer on a closing
+		// socket, which throws and leaves its synchronizer stuck (its issue
+		// #297). Let it answer what it just received, then close.
+		rest = nil
+		grace := time.NewTimer(shutdownGrace)
+		select {
+		case <-grace.C:
+		case <-ctx.Done():
+			grace.Stop()
+		}
+	}
 	for _, it := range rest {
 		if ss.write(ctx, it) != nil {
 			break
