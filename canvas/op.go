@@ -76,6 +76,30 @@ var opFields = map[string][]string{
 	"setTheme":      {"!tokens"},
 }
 
+// OpNames returns the names of the operations ParseOp accepts, sorted.
+func OpNames() []string {
+	names := make([]string, 0, len(opFields))
+	for name := range opFields {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// OpFields returns the fields op takes besides "op" (their JSON names in
+// Op) and which of them it requires; ok is false for an unknown op.
+func OpFields(op string) (fields, required []string, ok bool) {
+	all, ok := opFields[op]
+	for _, f := range all {
+		if name, req := strings.CutPrefix(f, "!"); req {
+			fields, required = append(fields, name), append(required, name)
+		} else {
+			fields = append(fields, f)
+		}
+	}
+	return fields, required, ok
+}
+
 // ParseOp decodes one JSON operation strictly.
 func ParseOp(line []byte) (Op, error) {
 	var op Op

@@ -26,7 +26,6 @@ type template struct {
 // BlankTemplate is the template of an app with one empty page.
 const BlankTemplate = "blank"
 
-
 // Templates lists the starter templates, blank first.
 func Templates() []Template {
 	out := make([]Template, len(templates))

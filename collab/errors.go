@@ -34,6 +34,7 @@ func ErrorCode(err error) string {
 		{wire.ErrUnknownType, "unknown_message_type"},
 		{ErrTextFrame, "text_frame"},
 		{ErrFrameTooLarge, "frame_too_large"},
+		{ErrBadFrame, "bad_frame"},
 		{crdt.ErrInvalidDocID, "invalid_document_id"},
 		{ErrJoinFirst, "join_required"},
 		{ErrProtocolVersion, "unsupported_protocol_version"},
@@ -41,6 +42,7 @@ func ErrorCode(err error) string {
 		{ErrAlreadyJoined, "already_joined"},
 		{ErrTooManyDocs, "too_many_documents"},
 		{ErrRateLimited, "rate_limited"},
+		{ErrAccessRevoked, "access_revoked"}, // before ErrForbidden, which it wraps
 		{ErrForbidden, "forbidden"},
 		{ErrUnauthorized, "unauthorized"},
 		{ErrReplaced, "replaced"},

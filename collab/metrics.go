@@ -15,6 +15,7 @@ type Metrics struct {
 	Persist        prometheus.Histogram
 	Compact        prometheus.Histogram
 	Dropped        *prometheus.CounterVec // reason
+	FanOut         *prometheus.CounterVec // path: shared, core
 }
 
 // NewMetrics creates and registers the collectors; rooms reports the number
@@ -41,8 +42,12 @@ func NewMetrics(reg prometheus.Registerer, rooms func() int) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
 		Dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "casual_peers_dropped_total", Help: "Peers removed from rooms, by reason."}, []string{"reason"}),
+		FanOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "casual_fanout_messages_total",
+			Help: "Sync messages sent to peers after a round's changes: path shared (one message built for every in-sync peer) or core (generated per peer)."},
+			[]string{"path"}),
 	}
-	reg.MustRegister(m.Connections, m.ConnectionsAll, m.Messages, m.Bytes, m.Errors, m.Persist, m.Compact, m.Dropped,
+	reg.MustRegister(m.Connections, m.ConnectionsAll, m.Messages, m.Bytes, m.Errors, m.Persist, m.Compact, m.Dropped, m.FanOut,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "casual_rooms_loaded", Help: "Documents loaded in rooms now."},
 			func() float64 { return float64(rooms()) }))
 	return m

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/casual-dev/casual/collab/client"
@@ -115,6 +116,13 @@ type Server struct {
 	sessions map[*session]struct{}
 	byPeer   map[string]*session
 	wg       sync.WaitGroup
+
+	reauthEpoch atomic.Uint64 // counts Reauthorize calls (reauth.go)
+	received    atomic.Uint64 // protocol messages received, for idleness checks
+
+	pollMu  sync.Mutex
+	poll    *poller // reads idle-able WebSockets (ServeWebSocket); nil until used
+	pollErr error
 }
 
 // NewServer returns a server over mgr. metrics may be nil.
@@ -137,11 +145,20 @@ func (s *Server) Rooms() *rooms.Manager { return s.rooms }
 // connection fails, or ctx ends. It closes t.
 func (s *Server) Serve(ctx context.Context, t Transport, cred Credentials) error {
 	ss := newSession(s, t, cred)
+	if !s.register(ss) {
+		ss.closeWith(ErrShuttingDown)
+		return ErrShuttingDown
+	}
+	defer s.unregister(ss)
+	return ss.run(ctx)
+}
+
+// register adds a new session, unless the server is shutting down.
+func (s *Server) register(ss *session) bool {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
-		ss.closeWith(ErrShuttingDown)
-		return ErrShuttingDown
+		return false
 	}
 	s.sessions[ss] = struct{}{}
 	s.wg.Add(1)
@@ -150,19 +167,21 @@ func (s *Server) Serve(ctx context.Context, t Transport, cred Credentials) error
 		s.metrics.Connections.Inc()
 		s.metrics.ConnectionsAll.Inc()
 	}
-	defer func() {
-		s.mu.Lock()
-		delete(s.sessions, ss)
-		if s.byPeer[ss.peerID] == ss {
-			delete(s.byPeer, ss.peerID)
-		}
-		s.mu.Unlock()
-		if s.metrics != nil {
-			s.metrics.Connections.Dec()
-		}
-		s.wg.Done()
-	}()
-	return ss.run(ctx)
+	return true
+}
+
+// unregister removes an ended session.
+func (s *Server) unregister(ss *session) {
+	s.mu.Lock()
+	delete(s.sessions, ss)
+	if s.byPeer[ss.peerID] == ss {
+		delete(s.byPeer, ss.peerID)
+	}
+	s.mu.Unlock()
+	if s.metrics != nil {
+		s.metrics.Connections.Dec()
+	}
+	s.wg.Done()
 }
 
 // bind makes ss the connection of peerID, closing an older connection of
@@ -176,6 +195,11 @@ func (s *Server) bind(ss *session, peerID string) {
 		old.closeWith(ErrReplaced)
 	}
 }
+
+// Received returns how many protocol messages peers have sent so far
+// (control frames such as pongs are not counted): a caller sampling it can
+// tell an idle server from a busy one.
+func (s *Server) Received() uint64 { return s.received.Load() }
 
 // Connections returns the number of live sessions.
 func (s *Server) Connections() int {
@@ -204,6 +228,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("shutdown: sessions still open: %w", ctx.Err())
 	}
+	s.closePoller()
 	s.rooms.Close()
 	return nil
 }

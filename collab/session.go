@@ -25,6 +25,7 @@ type session struct {
 
 	peerID string                  // set once, at join, before any room sees the session
 	docs   map[crdt.DocID]*docLink // reader goroutine only
+	grants grants                  // the same links, for Reauthorize (reauth.go)
 	bucket tokenBucket             // reader goroutine only
 
 	// The outbound queue. A writer goroutine runs only while there is
@@ -38,14 +39,17 @@ type session struct {
 	ping     *time.Timer
 
 	closeOnce sync.Once
-	done      chan struct{} // closed by closeWith
-	finished  chan struct{} // closed when the connection is closed
-	closeErr  error         // set before done closes
+	// after, if set, runs once the connection is closed (sessions read
+	// by the poller: leave the rooms, unregister).
+	after    func()
+	done     chan struct{} // closed by closeWith
+	finished chan struct{} // closed when the connection is closed
+	closeErr error         // set before done closes
 }
 
 type docLink struct {
-	room   *rooms.Room
-	access rooms.Access
+	room *rooms.Room
+	grant
 }
 
 type outItem struct {
@@ -124,7 +128,12 @@ func (ss *session) closeWith(err error) {
 	ss.closeOnce.Do(func() {
 		ss.closeErr = err
 		close(ss.done)
-		go ss.finish()
+		go func() {
+			ss.finish()
+			if ss.after != nil {
+				ss.after()
+			}
+		}()
 	})
 }
 
@@ -137,16 +146,21 @@ func (e errTransport) Unwrap() error { return e.err }
 func (ss *session) run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { ss.closeWith(ErrShuttingDown) })
 	defer stop()
-	if p, ok := ss.t.(pinger); ok {
-		ss.qmu.Lock()
-		ss.ping = time.AfterFunc(ss.srv.cfg.PingInterval, func() { ss.pingNow(p) })
-		ss.qmu.Unlock()
-	}
+	ss.startPing()
 	err := ss.readLoop(ctx)
 	ss.closeWith(err)
 	<-ss.finished
 	ss.leaveAll()
 	return ss.closeErr
+}
+
+// startPing starts the ping timer, if the transport pings.
+func (ss *session) startPing() {
+	if p, ok := ss.t.(pinger); ok {
+		ss.qmu.Lock()
+		ss.ping = time.AfterFunc(ss.srv.cfg.PingInterval, func() { ss.pingNow(p) })
+		ss.qmu.Unlock()
+	}
 }
 
 func (ss *session) pingNow(p pinger) {
@@ -169,37 +183,47 @@ func (ss *session) readLoop(ctx context.Context) error {
 			return ss.closeErr
 		default:
 		}
-		if err != nil {
-			switch {
-			case errors.Is(err, ErrTextFrame):
-				ss.sendError(err, "")
-				continue
-			case errors.Is(err, ErrFrameTooLarge):
-				return &countLimitError{err: err, limit: ss.srv.cfg.MaxFrameBytes, what: fmt.Sprintf("%d bytes", ss.srv.cfg.MaxFrameBytes)}
-			}
-			return errTransport{err}
-		}
-		if !ss.bucket.take(time.Now()) {
-			return &countLimitError{err: ErrRateLimited, limit: int64(ss.srv.cfg.RatePerSec),
-				what: fmt.Sprintf("%g messages/s, burst %d", ss.srv.cfg.RatePerSec, ss.srv.cfg.RateBurst)}
-		}
-		msg, err := wire.Decode(frame)
-		typ := "invalid"
-		if msg != nil && err == nil {
-			typ = msg.Type
-		}
-		if m := ss.srv.metrics; m != nil {
-			m.Messages.WithLabelValues("in", typ).Inc()
-			m.Bytes.WithLabelValues("in", typ).Add(float64(len(frame)))
-		}
-		if err != nil {
-			ss.sendError(err, "")
-			continue
-		}
-		if err := ss.handle(ctx, msg); err != nil {
+		if err := ss.process(ctx, frame, err); err != nil {
 			return err
 		}
 	}
+}
+
+// process handles one received frame, or the error receiving it. A non-nil
+// result ends the session; errors the peer can recover from are sent to it
+// and nil is returned.
+func (ss *session) process(ctx context.Context, frame []byte, err error) error {
+	if err != nil {
+		switch {
+		case errors.Is(err, ErrTextFrame):
+			ss.sendError(err, "")
+			return nil
+		case errors.Is(err, ErrFrameTooLarge):
+			return &countLimitError{err: err, limit: ss.srv.cfg.MaxFrameBytes, what: fmt.Sprintf("%d bytes", ss.srv.cfg.MaxFrameBytes)}
+		case errors.Is(err, ErrBadFrame):
+			return err
+		}
+		return errTransport{err}
+	}
+	ss.srv.received.Add(1)
+	if !ss.bucket.take(time.Now()) {
+		return &countLimitError{err: ErrRateLimited, limit: int64(ss.srv.cfg.RatePerSec),
+			what: fmt.Sprintf("%g messages/s, burst %d", ss.srv.cfg.RatePerSec, ss.srv.cfg.RateBurst)}
+	}
+	msg, err := wire.Decode(frame)
+	typ := "invalid"
+	if msg != nil && err == nil {
+		typ = msg.Type
+	}
+	if m := ss.srv.metrics; m != nil {
+		m.Messages.WithLabelValues("in", typ).Inc()
+		m.Bytes.WithLabelValues("in", typ).Add(float64(len(frame)))
+	}
+	if err != nil {
+		ss.sendError(err, "")
+		return nil
+	}
+	return ss.handle(ctx, msg)
 }
 
 // handle routes one valid message. Errors it returns end the session;
@@ -218,23 +242,27 @@ func (ss *session) handle(ctx context.Context, msg *wire.Message) error {
 			ss.sendError(fmt.Errorf("%w: got %q, joined as %q", ErrSenderMismatch, truncate(msg.SenderID, 60), ss.peerID), msg.DocumentID)
 			return nil
 		}
-		link, err := ss.link(ctx, msg.DocumentID)
+		link, access, err := ss.open(ctx, msg.DocumentID)
 		if err != nil {
 			ss.refuseDoc(err, msg.DocumentID)
 			return nil
 		}
-		return ss.roomErr(link.room.Sync(ctx, ss, link.access, msg.Data, msg.Type == wire.TypeRequest))
+		err = link.room.Sync(ctx, ss, access, msg.Data, msg.Type == wire.TypeRequest)
+		link.exit()
+		return ss.roomErr(err)
 	case wire.TypeEphemeral:
 		if msg.SenderID != ss.peerID {
 			return nil // a client re-forwarding what we relayed to it (spec §5): drop quietly
 		}
-		link, err := ss.link(ctx, msg.DocumentID)
+		link, _, err := ss.open(ctx, msg.DocumentID)
 		if err != nil {
 			ss.refuseDoc(err, msg.DocumentID)
 			return nil
 		}
-		return ss.roomErr(link.room.Ephemeral(ctx, ss, rooms.Out{
-			SenderID: msg.SenderID, SessionID: msg.SessionID, Count: float64(msg.Count), Data: msg.Data}))
+		err = link.room.Ephemeral(ctx, ss, rooms.Out{
+			SenderID: msg.SenderID, SessionID: msg.SessionID, Count: float64(msg.Count), Data: msg.Data})
+		link.exit()
+		return ss.roomErr(err)
 	case wire.TypeError:
 		ss.log.Debug("peer reported an error", slog.String("peer", ss.peerID), slog.String("message", truncate(msg.Message, 200)))
 	}
@@ -262,7 +290,6 @@ func (ss *session) join(ctx context.Context, msg *wire.Message) error {
 			return fmt.Errorf("%w: %v", ErrUnauthorized, err)
 		}
 		ss.peerID = msg.SenderID
-		ss.log = ss.log.With(slog.String("peer", ss.peerID))
 		ss.srv.bind(ss, ss.peerID)
 	}
 	sid := ss.srv.cfg.StorageID
@@ -288,6 +315,7 @@ func (ss *session) link(ctx context.Context, raw string) (*docLink, error) {
 	if max := ss.srv.cfg.MaxDocsPerConn; len(ss.docs) >= max {
 		return nil, &countLimitError{err: ErrTooManyDocs, limit: int64(max), what: fmt.Sprintf("%d documents", max)}
 	}
+	epoch := ss.srv.reauthEpoch.Load()
 	access, err := ss.srv.auth.Authorize(ctx, ss.cred, id)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrForbidden, err)
@@ -299,8 +327,9 @@ func (ss *session) link(ctx context.Context, raw string) (*docLink, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &docLink{room: room, access: access}
+	l := &docLink{room: room, grant: grant{access: access}}
 	ss.docs[id] = l
+	ss.track(ctx, id, l, epoch)
 	return l, nil
 }
 
@@ -324,7 +353,7 @@ func (ss *session) errorMessage(err error, doc string) *wire.Message {
 }
 
 func (ss *session) sendError(err error, doc string) {
-	ss.log.Info("peer error", slog.String("code", ErrorCode(err)), slog.Any("err", err))
+	ss.log.Info("peer error", slog.String("peer", ss.peerID), slog.String("code", ErrorCode(err)), slog.Any("err", err))
 	if !ss.enqueue(outItem{frame: ss.errorMessage(err, doc)}) {
 		ss.closeWith(rooms.ErrSlowPeer)
 	}
@@ -360,12 +389,12 @@ const shutdownGrace = 250 * time.Millisecond
 func (ss *session) write(ctx context.Context, it outItem) error {
 	m, err := ss.encode(it)
 	if err != nil {
-		ss.log.Error("encode", slog.Any("err", err))
+		ss.log.Error("encode", slog.String("peer", ss.peerID), slog.Any("err", err))
 		return nil
 	}
 	b, err := wire.Encode(m)
 	if err != nil {
-		ss.log.Error("encode", slog.Any("err", err))
+		ss.log.Error("encode", slog.String("peer", ss.peerID), slog.Any("err", err))
 		return nil
 	}
 	if mt := ss.srv.metrics; mt != nil {
@@ -436,7 +465,7 @@ func closeCode(err error) int {
 		return CloseGoingAway
 	case errors.Is(err, rooms.ErrSlowPeer), errors.Is(err, ErrRateLimited):
 		return CloseTryAgainLater
-	case errors.Is(err, ErrProtocolVersion):
+	case errors.Is(err, ErrProtocolVersion), errors.Is(err, ErrBadFrame):
 		return CloseProtocolError
 	}
 	return ClosePolicy
@@ -446,8 +475,11 @@ func (ss *session) leaveAll() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for id, l := range ss.docs {
+		if !l.close() { // revoked: already left and released
+			continue
+		}
 		if err := l.room.Leave(ctx, ss); err != nil && !errors.Is(err, rooms.ErrRoomClosed) {
-			ss.log.Warn("leave room", slog.String("doc", string(id)), slog.Any("err", err))
+			ss.log.Warn("leave room", slog.String("peer", ss.peerID), slog.String("doc", string(id)), slog.Any("err", err))
 		}
 		ss.srv.rooms.Release(id)
 	}

@@ -22,36 +22,82 @@ var ErrInvalidChange = errors.New("invalid change")
 
 const syncMessageV1 = 0x42
 
-// splitSyncMessage parses the framing of a V1 sync message and returns the
-// encoded changes it carries:
+// SyncMessage is the framing of a V1 sync message:
 //
 //	0x42 | heads | need | have* | changes | (trailing flags, ignored)
 //
 // where hashes are a LEB128 count of 32-byte hashes, each have is
 // lastSync hashes plus a length-prefixed bloom filter, and changes are a
-// LEB128 count of length-prefixed change chunks.
-func splitSyncMessage(msg []byte) ([][]byte, error) {
+// LEB128 count of length-prefixed change chunks. Doc.Receive applies one;
+// this type lets a light peer (the load generator's readers) take one
+// apart and answer without holding a document.
+type SyncMessage struct {
+	Heads, Need []Hash
+	Have        []SyncHave
+	Changes     [][]byte
+}
+
+// SyncHave is one "have" of a sync message: the peer has everything up to
+// LastSync, plus the changes in Bloom (an encoded bloom filter; empty: none).
+type SyncHave struct {
+	LastSync []Hash
+	Bloom    []byte
+}
+
+// ParseSyncMessage decodes the framing of a V1 sync message. The changes
+// are returned encoded (ParseChange reads their headers).
+func ParseSyncMessage(msg []byte) (SyncMessage, error) {
+	var m SyncMessage
 	if len(msg) == 0 || msg[0] != syncMessageV1 {
 		if len(msg) > 0 && msg[0] == 0x43 {
-			return nil, fmt.Errorf("%w: sync message format v2 (0x43) is not supported by this server's Automerge core", ErrCorrupt)
+			return m, fmt.Errorf("%w: sync message format v2 (0x43) is not supported by this server's Automerge core", ErrCorrupt)
 		}
-		return nil, fmt.Errorf("%w: not a sync message", ErrCorrupt)
+		return m, fmt.Errorf("%w: not a sync message", ErrCorrupt)
 	}
 	r := reader{b: msg[1:]}
-	r.hashes() // heads
-	r.hashes() // need
+	m.Heads = r.hashes()
+	m.Need = r.hashes()
 	for n := r.count(); n > 0 && r.err == nil; n-- {
-		r.hashes() // lastSync
-		r.bytes()  // bloom
+		m.Have = append(m.Have, SyncHave{LastSync: r.hashes(), Bloom: r.bytes()})
 	}
-	var changes [][]byte
 	for n := r.count(); n > 0 && r.err == nil; n-- {
-		changes = append(changes, r.bytes())
+		m.Changes = append(m.Changes, r.bytes())
 	}
 	if r.err != nil {
-		return nil, fmt.Errorf("%w: sync message: %v", ErrCorrupt, r.err)
+		return SyncMessage{}, fmt.Errorf("%w: sync message: %v", ErrCorrupt, r.err)
 	}
-	return changes, nil
+	return m, nil
+}
+
+// Encode writes m in the V1 format.
+func (m SyncMessage) Encode() []byte {
+	out := []byte{syncMessageV1}
+	hashes := func(hs []Hash) {
+		out = binary.AppendUvarint(out, uint64(len(hs)))
+		for _, h := range hs {
+			out = append(out, h[:]...)
+		}
+	}
+	hashes(m.Heads)
+	hashes(m.Need)
+	out = binary.AppendUvarint(out, uint64(len(m.Have)))
+	for _, h := range m.Have {
+		hashes(h.LastSync)
+		out = binary.AppendUvarint(out, uint64(len(h.Bloom)))
+		out = append(out, h.Bloom...)
+	}
+	out = binary.AppendUvarint(out, uint64(len(m.Changes)))
+	for _, c := range m.Changes {
+		out = binary.AppendUvarint(out, uint64(len(c)))
+		out = append(out, c...)
+	}
+	return out
+}
+
+// splitSyncMessage returns the encoded changes a sync message carries.
+func splitSyncMessage(msg []byte) ([][]byte, error) {
+	m, err := ParseSyncMessage(msg)
+	return m.Changes, err
 }
 
 type reader struct {
@@ -89,13 +135,21 @@ func (r *reader) take(n uint64) []byte {
 	return out
 }
 
-func (r *reader) hashes() {
+func (r *reader) hashes() []Hash {
 	n := r.count()
 	if n > uint64(len(r.b))/32 {
 		r.err = errors.New("hash count exceeds message")
-		return
+		return nil
 	}
-	r.take(32 * n)
+	b := r.take(32 * n)
+	if r.err != nil || n == 0 {
+		return nil
+	}
+	out := make([]Hash, n)
+	for i := range out {
+		out[i] = Hash(b[32*i:])
+	}
+	return out
 }
 
 func (r *reader) bytes() []byte { return r.take(r.count()) }
@@ -185,6 +239,7 @@ func (d *Doc) noteReceived(raw [][]byte) {
 				d.waiting = map[Hash]changeHeader{}
 			}
 			if len(d.waiting) < maxWaiting {
+				c.rest = nil // do not keep the chunk alive
 				d.waiting[c.hash] = c
 			}
 			continue
@@ -232,6 +287,7 @@ type changeHeader struct {
 	deps  []Hash
 	actor string
 	seq   uint64
+	rest  []byte // the header after seq
 }
 
 var changeMagic = [4]byte{0x85, 0x6f, 0x4a, 0x83}
@@ -285,7 +341,35 @@ func parseChangeHeader(chunk []byte) (changeHeader, error) {
 		return bad("truncated header")
 	}
 	c.actor = hex.EncodeToString(actor)
+	c.rest = br.b
 	return c, nil
+}
+
+// ChangeInfo is what the header of an encoded change says.
+type ChangeInfo struct {
+	Hash    Hash
+	Deps    []Hash
+	Actor   string // hex
+	Seq     uint64
+	Message string // the commit message; empty if none
+}
+
+// ParseChange reads the header of one encoded change (as carried by a sync
+// message) without applying it.
+func ParseChange(chunk []byte) (ChangeInfo, error) {
+	c, err := parseChangeHeader(chunk)
+	if err != nil {
+		return ChangeInfo{}, err
+	}
+	info := ChangeInfo{Hash: c.hash, Deps: c.deps, Actor: c.actor, Seq: c.seq}
+	r := reader{b: c.rest}
+	r.count64() // startOp
+	r.count64() // time: a signed LEB128, skipped as unsigned
+	info.Message = string(r.bytes())
+	if r.err != nil {
+		return ChangeInfo{}, fmt.Errorf("%w: change chunk: truncated header", ErrCorrupt)
+	}
+	return info, nil
 }
 
 func changeHash(body []byte) Hash {

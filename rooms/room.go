@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/casual-dev/casual/crdt"
+	"github.com/casual-dev/casual/internal/backoff"
 	"github.com/casual-dev/casual/store"
 )
 
@@ -56,6 +57,9 @@ type Hooks struct {
 	// changes, with read access to the document (it must be quick and must
 	// not keep d). The executor uses it to notice runs queued by browsers.
 	Stored func(id crdt.DocID, d *crdt.Doc)
+	// FannedOut: a round's changes went to peers in one shared message
+	// (peers in sync) and to others through the core, one call each.
+	FannedOut func(shared, individual int)
 }
 
 func (c Config) withDefaults() Config {
@@ -86,10 +90,22 @@ type member struct {
 	syncing bool // exchanged sync/request on this connection
 	wants   bool // asked for the doc while we had none: push it when it appears
 	needGen bool
+	// sentHeads are the heads our last sync message to the peer announced.
+	sentHeads []crdt.Hash
+	// fast: the peer acknowledged everything we sent, so each round's new
+	// changes reach it in the round's one shared fan-out message (built
+	// without the core: crdt.FanoutMessage), and its bare acknowledgements
+	// are not fed to the core. Anything else it sends goes to the core and
+	// ends fast mode until it is in sync again. The core's sync state for
+	// the peer is then behind, which costs at most a resent change.
+	fast bool
 	// held are replies generated right after each message from the peer
 	// (as the JS repo does: generating only once per round can miss the
 	// reply that acknowledges a change), sent once the round is stored.
 	held [][]byte
+	// refused are the peer's changes we refused, by hash, with their
+	// dependencies: its later messages are read without them (refused.go).
+	refused map[crdt.Hash][]crdt.Hash
 }
 
 type presence struct {
@@ -149,6 +165,7 @@ type Room struct {
 	incSize  int64
 	pending  [][]byte // changes not yet stored
 	dirty    bool
+	flushed  []crdt.Hash  // the heads at the end of the last round
 	replies  []chan error // Do calls waiting for their changes to be stored
 	now      func() time.Time
 	behind   atomic.Bool // the bus dropped something for us: catch up from the store
@@ -169,6 +186,7 @@ func newRoom(id crdt.DocID, st Storage, cfg Config) *Room {
 // start runs the room's goroutine over the loaded document.
 func (r *Room) start(doc *crdt.Doc, chunks []store.Chunk) {
 	r.doc = doc
+	r.flushed = doc.Heads()
 	for _, c := range chunks {
 		r.chunks = append(r.chunks, c.ChunkRef)
 		if c.Kind == store.Snapshot {
@@ -388,7 +406,23 @@ func (r *Room) handleSync(ev *event) {
 	m.syncing = true
 	if err := r.admit(ev); err != nil {
 		r.refuse(m, err)
-		return
+		if !m.noteRefused(ev.data) {
+			r.drop(m, errTooManyRefused)
+			return
+		}
+		if len(m.refused) == 0 {
+			return
+		}
+		m.fast = false
+		ev.data = r.withoutRefused(m, ev.data, true) // the rest of it still counts
+	} else if len(m.refused) > 0 {
+		ev.data = r.withoutRefused(m, ev.data, false)
+	}
+	if m.fast {
+		if !ev.request && r.bareAck(m, ev.data) {
+			return
+		}
+		m.fast = false
 	}
 	before := r.doc.Heads()
 	if _, err := m.ss.Receive(ev.data); err != nil {
@@ -412,7 +446,58 @@ func (r *Room) handleSync(ev *event) {
 		}
 		return
 	}
+	if inSync(ev.data, heads, m.sentHeads) {
+		// A bare acknowledgement from a peer that has everything and
+		// knows we do: the core would have nothing to say. Skipping the
+		// call matters in a busy room, where every change brings one such
+		// message from every peer.
+		m.needGen = false
+		m.fast = true
+		return
+	}
 	r.generate(m)
+}
+
+// bareAck reports whether msg only acknowledges: no changes, no needs,
+// and heads we have (a fast peer may acknowledge an earlier round while
+// the next is on its way).
+func (r *Room) bareAck(m *member, msg []byte) bool {
+	sm, err := crdt.ParseSyncMessage(msg)
+	if err != nil || len(sm.Changes) > 0 || len(sm.Need) > 0 {
+		return false
+	}
+	if sameHeads(sm.Heads, m.sentHeads) || sameHeads(sm.Heads, r.flushed) {
+		return true // the usual case, answered without asking the core
+	}
+	for _, h := range sm.Heads {
+		if !r.doc.HasChange(h) {
+			return false
+		}
+	}
+	return true
+}
+
+// inSync reports whether msg carries no changes and no needs, and both its
+// heads and the heads we last sent the peer are ours.
+func inSync(msg []byte, ours, sent []crdt.Hash) bool {
+	if len(ours) == 0 || !sameHeads(sent, ours) {
+		return false
+	}
+	sm, err := crdt.ParseSyncMessage(msg)
+	return err == nil && len(sm.Changes) == 0 && len(sm.Need) == 0 && sameHeads(sm.Heads, ours)
+}
+
+// sameHeads compares two sets of heads (ours come sorted; a peer's may not).
+func sameHeads(a, b []crdt.Hash) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, h := range a {
+		if !slices.Contains(b, h) {
+			return false
+		}
+	}
+	return true
 }
 
 // generate queues the member's next sync message, to be sent at flush.
@@ -426,6 +511,9 @@ func (r *Room) generate(m *member) {
 	}
 	if ok {
 		m.held = append(m.held, msg)
+		if sm, err := crdt.ParseSyncMessage(msg); err == nil {
+			m.sentHeads = sm.Heads
+		}
 	}
 }
 
@@ -529,10 +617,33 @@ func (r *Room) flush(ctx context.Context) {
 		reply <- nil
 	}
 	r.replies = r.replies[:0]
-	heads := len(r.doc.Heads()) > 0
+	now := r.doc.Heads()
+	heads := len(now) > 0
+	var fanout []byte // this round's changes for fast peers, built once
+	shared, individual := 0, 0
 	for _, m := range r.members {
 		if m.needGen && !(m.wants && !heads) {
-			r.generate(m)
+			if m.fast && sameHeads(m.sentHeads, now) {
+				m.needGen = false // it has everything already
+			} else if m.fast && sameHeads(m.sentHeads, r.flushed) && len(r.flushed) > 0 {
+				if fanout == nil {
+					var err error
+					if fanout, _, err = r.doc.FanoutMessage(r.flushed); err != nil {
+						r.log.Error("fan-out message", slog.Any("err", err))
+					}
+				}
+				if fanout != nil {
+					m.held = append(m.held, fanout)
+					m.sentHeads = now
+					m.needGen = false
+					shared++
+				}
+			}
+			if m.needGen {
+				m.fast = false
+				r.generate(m)
+				individual++
+			}
 		}
 		m.needGen = false
 		for _, msg := range m.held {
@@ -542,6 +653,10 @@ func (r *Room) flush(ctx context.Context) {
 			}
 		}
 		m.held = m.held[:0]
+	}
+	r.flushed = now
+	if h := r.cfg.Hooks.FannedOut; h != nil && shared+individual > 0 {
+		h(shared, individual)
 	}
 	if r.incSize >= max(r.snapSize, r.cfg.CompactMinBytes) {
 		r.compact(ctx)
@@ -554,7 +669,7 @@ func (r *Room) persist(ctx context.Context) error {
 	if inc := r.doc.SaveIncremental(); inc != nil {
 		r.pending = append(r.pending, inc)
 	}
-	backoff := 10 * time.Millisecond
+	wait := 10 * time.Millisecond
 	for len(r.pending) > 0 {
 		data := r.pending[0]
 		if len(r.pending) > 1 {
@@ -575,15 +690,11 @@ func (r *Room) persist(ctx context.Context) error {
 			return nil
 		}
 		r.pending = [][]byte{data}
-		r.log.Error("persist failed; retrying", slog.Any("err", err), slog.Duration("backoff", backoff))
-		t := time.NewTimer(backoff)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		r.log.Error("persist failed; retrying", slog.Any("err", err), slog.Duration("backoff", wait))
+		if !backoff.Sleep(ctx, wait) {
 			return ctx.Err()
 		}
-		backoff = min(backoff*2, 2*time.Second)
+		wait = min(wait*2, 2*time.Second)
 	}
 	return nil
 }

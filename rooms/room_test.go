@@ -1,8 +1,10 @@
 package rooms
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -433,5 +435,171 @@ func TestRoomAcknowledgesChangeArrivingWithHeadsOnlyMessage(t *testing.T) {
 		case <-deadline:
 			t.Fatal("the change was never acknowledged")
 		}
+	}
+}
+
+// In a busy room, peers that acknowledged everything get each round's new
+// changes in one message built once for all of them (not by the core, per
+// peer); a peer that then writes leaves that mode, and everyone still
+// converges.
+func TestInSyncPeersShareOneFanoutMessage(t *testing.T) {
+	var mu sync.Mutex
+	var sharedMax int
+	m := NewManager(newMem(), Config{PresenceTTL: time.Minute, Hooks: Hooks{FannedOut: func(shared, _ int) {
+		mu.Lock()
+		defer mu.Unlock()
+		sharedMax = max(sharedMax, shared)
+	}}}, 50*time.Millisecond)
+	defer m.Close()
+	r, err := m.Acquire(context.Background(), crdt.NewDocID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	writer := newReplica("writer")
+	readers := []*replica{newReplica("r1"), newReplica("r2"), newReplica("r3"), newReplica("r4")}
+	all := append([]*replica{writer}, readers...)
+	writer.set(t, "k", int64(0))
+	for _, rp := range all {
+		rp.settle(t, r, Write)
+	}
+	for round := 1; round <= 3; round++ {
+		writer.set(t, "k", int64(round))
+		writer.send(t, r, Write, false)
+		// every reader's next sync message is the same bytes
+		var first []byte
+		for _, rp := range readers {
+			o := rp.p.next(t)
+			for o.Kind != OutSync {
+				o = rp.p.next(t)
+			}
+			if first == nil {
+				first = o.Data
+			} else if !bytes.Equal(first, o.Data) {
+				t.Fatalf("round %d: %s got a message of its own, not the shared fan-out", round, rp.p.id)
+			}
+			if _, err := rp.ss.Receive(o.Data); err != nil {
+				t.Fatal(err)
+			}
+			rp.send(t, r, Write, false) // the acknowledgement
+		}
+		writer.settle(t, r, Write)
+		for _, rp := range readers {
+			rp.settle(t, r, Write)
+		}
+	}
+	mu.Lock()
+	if sharedMax != len(readers) {
+		t.Fatalf("at most %d peers shared a fan-out message, want all %d readers", sharedMax, len(readers))
+	}
+	mu.Unlock()
+	// A reader writes: it leaves fast mode; the others still get it.
+	readers[0].set(t, "from-r1", true)
+	for i := 0; i < 2; i++ {
+		for _, rp := range all {
+			rp.settle(t, r, Write)
+		}
+	}
+	for _, rp := range all {
+		if v, _ := rp.doc.Get("from-r1"); v != true {
+			t.Fatalf("%s lacks the reader's change", rp.p.id)
+		}
+		if v, _ := rp.doc.Get("k"); v != int64(3) {
+			t.Fatalf("%s has k=%v, want 3", rp.p.id, v)
+		}
+		if !slices.Equal(rp.doc.Heads(), writer.doc.Heads()) {
+			t.Fatalf("%s diverged", rp.p.id)
+		}
+	}
+}
+
+// TestRefusedPeerKeepsReceivingAndGoesQuiet: a viewer that edited its
+// replica keeps that change (we refuse it), so its heads name a change we
+// will never have. It must still get every later change, even when its
+// bloom filter claims to have them (a chance match, forced here with a
+// filter of all ones), and the exchange must end: fed to the core as they
+// are, such heads make both sides answer each other forever.
+func TestRefusedPeerKeepsReceivingAndGoesQuiet(t *testing.T) {
+	m := newTestManager(newMem())
+	defer m.Close()
+	r, _ := m.Acquire(context.Background(), crdt.NewDocID())
+	owner, viewer := newReplica("owner"), newReplica("viewer")
+	owner.set(t, "title", "hello")
+	owner.settle(t, r, Write)
+	viewer.settle(t, r, Read)
+
+	// Each viewer message claims, through its bloom filter, every change.
+	send := func() bool {
+		t.Helper()
+		msg, ok, err := viewer.ss.Generate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			return false
+		}
+		sm, err := crdt.ParseSyncMessage(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range sm.Have {
+			sm.Have[i].Bloom = []byte{1, 10, 7, 0xff, 0xff}
+		}
+		if err := r.Sync(context.Background(), viewer.p, Read, sm.Encode(), false); err != nil {
+			t.Fatal(err)
+		}
+		return true
+	}
+	viewer.set(t, "title", "hacked")
+	// The owner's change reaches the room first, so the room's answer to
+	// the refused message comes from the core, which trusts the filter.
+	owner.set(t, "later0", "yes")
+	owner.send(t, r, Write, false)
+	send()
+	sent := 0
+	refused := false
+	exchange := func() {
+		t.Helper()
+		for {
+			select {
+			case o := <-viewer.p.queue:
+				switch o.Kind {
+				case OutError:
+					refused = refused || errors.Is(o.Err, ErrReadOnly)
+				case OutSync:
+					if _, err := viewer.ss.Receive(o.Data); err != nil {
+						t.Fatal(err)
+					}
+					if send() {
+						sent++
+					}
+				}
+				if sent > 50 {
+					t.Fatalf("the viewer and the room keep answering each other (%d messages)", sent)
+				}
+			case <-time.After(300 * time.Millisecond):
+				return
+			}
+		}
+	}
+	exchange()
+	if !refused {
+		t.Fatal("the viewer's change was not refused with ErrReadOnly")
+	}
+	for i := 1; i < 3; i++ {
+		owner.set(t, fmt.Sprintf("later%d", i), "yes")
+		owner.send(t, r, Write, false)
+		exchange()
+	}
+	for i := range 3 {
+		if v, _ := viewer.doc.Get(fmt.Sprintf("later%d", i)); v != "yes" {
+			t.Fatalf("viewer lacks the owner's change %d: %v", i, v)
+		}
+	}
+	if v, _ := viewer.doc.Get("title"); v != "hacked" {
+		t.Fatalf("viewer's own replica: title %v", v)
+	}
+	owner.settle(t, r, Write)
+	if v, _ := owner.doc.Get("title"); v != "hello" {
+		t.Fatalf("the refused change reached the owner: %v", v)
 	}
 }

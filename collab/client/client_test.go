@@ -291,3 +291,29 @@ func TestNewReturnsJoinRefusal(t *testing.T) {
 		t.Fatalf("error text %q lacks the server's message", err)
 	}
 }
+
+// TestChangeWhoseSendWasCancelledStillReachesOthers: a Change whose context
+// has ended keeps its change (it is committed) though its message is not
+// sent. The handle's sync state must not count that message as sent: it
+// would never send the change, and it and the server would ask each other
+// for it without end. The change goes out with the next exchange.
+func TestChangeWhoseSendWasCancelledStillReachesOthers(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, ctx context.Context, dial dialer) {
+		a, b := connect(t, ctx, dial), connect(t, ctx, dial)
+		ha, hb := shared(t, ctx, a, b)
+		gone, cancel := context.WithCancel(ctx)
+		cancel()
+		if err := ha.Change(gone, "", set("late", "yes")); !errors.Is(err, context.Canceled) {
+			t.Fatalf("change on an ended context: %v, want context.Canceled", err)
+		}
+		if err := hb.Change(ctx, "", set("other", "b")); err != nil {
+			t.Fatal(err)
+		}
+		if err := hb.WaitFor(ctx, has("late", "yes")); err != nil {
+			t.Fatalf("the change never reached the other client: %v", err)
+		}
+		if err := ha.WaitAcked(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -74,7 +74,9 @@ func (h *Handle) Heads() []crdt.Hash {
 // message msg, and sends them to the server. fn runs under the handle's
 // lock. If fn fails nothing is committed or sent here, but edits fn already
 // made stay pending in the replica (crdt has no rollback) and go out with
-// the next change.
+// the next change. If ctx ends before the change is sent, Change returns
+// that error; the change stays in the replica and goes out with the next
+// exchange (a later change, or any message from the server).
 func (h *Handle) Change(ctx context.Context, msg string, fn func(d *crdt.Doc) error) error {
 	if err := h.c.Err(); err != nil {
 		return fmt.Errorf("change %s: %w", h.id, h.c.stoppedErr())
@@ -257,12 +259,21 @@ func (h *Handle) generateLocked() ([]*wire.Message, error) {
 	return out, nil
 }
 
+// sendAll sends msgs, generated from the sync state, in order. If one is
+// not sent while the connection lives on (ctx ended), the sync state
+// already counts it as sent: it would never send those changes again, and
+// the server would ask for them without end. So the state starts afresh,
+// and the next exchange (a later change, or any message from the server)
+// carries whatever the server lacks.
 func (h *Handle) sendAll(ctx context.Context, msgs []*wire.Message) error {
 	for _, m := range msgs {
 		if err := h.c.send(ctx, m); err != nil {
 			if h.c.Err() != nil {
 				return errors.Join(err, h.c.stoppedErr())
 			}
+			h.mu.Lock()
+			h.ss = h.doc.NewSyncState()
+			h.mu.Unlock()
 			return err
 		}
 	}

@@ -48,6 +48,9 @@ type pipeEnd struct {
 }
 
 func (p *pipeEnd) Send(ctx context.Context, frame []byte) error {
+	if err := ctx.Err(); err != nil { // as over a socket: an ended ctx sends nothing
+		return err
+	}
 	select { // a closed pipe wins over a free buffer slot
 	case <-p.closed:
 		return net.ErrClosed

@@ -89,11 +89,16 @@ export class Clients {
 /**
  * Disconnects a repo for good. WebSocketClientAdapter.disconnect() does not
  * cancel a reconnect already scheduled by onClose (automerge-repo #324), so
- * neutralise connect() first.
+ * neutralise connect() first. disconnect() also removes the socket's error
+ * listener before closing it; closing a socket that is still connecting (a
+ * reconnect after the server was killed) then makes ws emit an error nobody
+ * listens to ("closed before the connection was established"), an uncaught
+ * exception after the test. So the socket keeps a listener that ignores it.
  */
 export function closeRepo(repo) {
   for (const adapter of [...repo.networkSubsystem.adapters]) {
     adapter.connect = () => {}
+    adapter.socket?.addEventListener?.("error", () => {})
     try {
       adapter.disconnect()
     } catch {}

@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/casual-dev/casual/crdt"
+	"github.com/casual-dev/casual/internal/backoff"
 	"github.com/casual-dev/casual/rooms"
 )
 
@@ -257,16 +258,12 @@ func (b *Bus) recover(ctx context.Context) {
 			return
 		case <-b.kick:
 		}
-		backoff := minBackoff
+		wait := minBackoff
 		for !b.flushMissed(ctx) {
-			t := time.NewTimer(backoff)
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if !backoff.Sleep(ctx, wait) {
 				return
-			case <-t.C:
 			}
-			backoff = min(2*backoff, maxBackoff)
+			wait = min(2*wait, maxBackoff)
 		}
 	}
 }

@@ -3,12 +3,12 @@ package redisbus_test
 import (
 	"context"
 	"errors"
-	"os"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/casual-dev/casual/crdt"
+	"github.com/casual-dev/casual/internal/redistest"
 	"github.com/casual-dev/casual/internal/testservices"
 	"github.com/casual-dev/casual/rooms"
 	"github.com/casual-dev/casual/rooms/redisbus"
@@ -16,27 +16,8 @@ import (
 
 const wait = 15 * time.Second
 
-// sharedRedis returns the URL of the machine's Redis (CASUAL_TEST_REDIS,
-// default redis://127.0.0.1:6379/0), skipping the test if it does not
-// answer, unless CI=true.
-func sharedRedis(t *testing.T) string {
-	t.Helper()
-	url := os.Getenv("CASUAL_TEST_REDIS")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
-	defer cancel()
-	b, err := redisbus.New(ctx, url, redisbus.Options{})
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("redis at %s: %v", url, err)
-		}
-		t.Skipf("no redis at %s (set CASUAL_TEST_REDIS): %v", url, err)
-	}
-	b.Close()
-	return url
-}
+// sharedRedis returns the URL of the machine's Redis (redistest).
+func sharedRedis(t *testing.T) string { return redistest.Available(t) }
 
 // newBus opens a bus on url with a channel prefix private to the test, so
 // tests running in parallel on one Redis do not hear each other.

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/casual-dev/casual/crdt"
+	"github.com/casual-dev/casual/internal/backoff"
 	"github.com/casual-dev/casual/rooms"
 )
 
@@ -134,7 +135,7 @@ func (b *Bus) unregister(ch string, id uint64) {
 // confirmations of channels already confirmed tell dispatch to Resync.
 func (b *Bus) receive(ctx context.Context) {
 	defer b.wg.Done()
-	backoff := minBackoff
+	wait := minBackoff
 	var scratch []func(rooms.BusMessage)
 	for {
 		m, err := b.ps.ReceiveTimeout(ctx, idlePing)
@@ -143,7 +144,7 @@ func (b *Bus) receive(ctx context.Context) {
 		}
 		if err == nil {
 			b.setLost(false)
-			backoff = minBackoff
+			wait = minBackoff
 			scratch = b.dispatch(m, scratch[:0])
 			continue
 		}
@@ -158,15 +159,11 @@ func (b *Bus) receive(ctx context.Context) {
 			}
 		}
 		b.setLost(true)
-		b.log.Debug("redis subscriber connection failing", slog.Any("err", err), slog.Duration("retry_in", backoff))
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		b.log.Debug("redis subscriber connection failing", slog.Any("err", err), slog.Duration("retry_in", wait))
+		if !backoff.Sleep(ctx, wait) {
 			return
-		case <-t.C:
 		}
-		backoff = min(2*backoff, maxBackoff)
+		wait = min(2*wait, maxBackoff)
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package embedded is the default single-node store: one bbolt file in a
 // data directory, no server. Writes are group-committed by one writer
-// goroutine, so many concurrent Appends cost one fsync; reads run
+// goroutine: concurrent Appends go to a write-ahead log with one fdatasync
+// and move into bbolt in large batches later (wal.go); reads run
 // concurrently in read-only transactions.
 package embedded
 
@@ -32,6 +33,7 @@ const (
 	DefaultMaxBatchBytes   = 32 << 20
 	DefaultInitialMmapSize = 64 << 20
 	DefaultLockTimeout     = 10 * time.Second
+	DefaultWALIdleFlush    = 20 * time.Millisecond
 )
 
 // Options configures Open. The zero value is usable.
@@ -39,9 +41,11 @@ type Options struct {
 	// Logger receives open/close notices and write failures; nil discards.
 	Logger *slog.Logger
 
-	// Observe, if set, is called by the writer after each committed write
-	// transaction with op "commit", the number of requests it carried and
-	// how long the transaction (including fsync) took; and after each Load
+	// Observe, if set, is called by the writer after each group of appends
+	// made durable in the write-ahead log with op "wal", after each bbolt
+	// write transaction with op "commit" (the number of requests or logged
+	// chunks it carried and how long it took, including the syncs); and
+	// after each Load
 	// with op "load", the number of chunks and the read time. It runs on the
 	// writer goroutine, so it must be quick (record a histogram, no I/O).
 	Observe func(op string, batch int, d time.Duration)
@@ -58,6 +62,12 @@ type Options struct {
 	// InitialMmapSize is the initial size of bbolt's memory map
 	// (DefaultInitialMmapSize when zero). See Open.
 	InitialMmapSize int
+
+	// WALIdleFlush is how long the writer waits with nothing to do before
+	// it moves the write-ahead log into bbolt (DefaultWALIdleFlush when
+	// zero). The log also moves when it grows past a few MiB, and before a
+	// compaction, a deletion, a Load of a document it holds, and Close.
+	WALIdleFlush time.Duration
 
 	// LockTimeout bounds the wait for the file lock held by another process
 	// that has the same directory open (DefaultLockTimeout when zero, and
@@ -78,6 +88,9 @@ func (o Options) withDefaults() Options {
 	if o.InitialMmapSize <= 0 {
 		o.InitialMmapSize = DefaultInitialMmapSize
 	}
+	if o.WALIdleFlush <= 0 {
+		o.WALIdleFlush = DefaultWALIdleFlush
+	}
 	if o.LockTimeout <= 0 {
 		o.LockTimeout = DefaultLockTimeout
 	}
@@ -91,6 +104,7 @@ type Store struct {
 	opts Options
 	log  *slog.Logger
 
+	wal       *wal          // the writer's; see wal.go
 	reqs      chan *request // unbuffered: a waiting sender is a queued request
 	closing   chan struct{} // closed by Close: the writer stops taking requests
 	done      chan struct{} // closed by the writer when it has exited
@@ -136,17 +150,26 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("open embedded store %s: %w", path, err), db.Close())
 	}
+	w, err := openWAL(filepath.Join(dir, WALFileName))
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("open embedded store %s: %w", path, err), db.Close())
+	}
+	replayed, err := w.replay(db)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("open embedded store %s: %w", path, err), w.close(), db.Close())
+	}
 	s := &Store{
 		db:      db,
 		id:      id,
 		opts:    opts,
 		log:     opts.Logger.With(slog.String("store", "embedded"), slog.String("path", path)),
+		wal:     w,
 		reqs:    make(chan *request),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
 	go s.run()
-	s.log.Info("store open", slog.String("storage_id", id))
+	s.log.Info("store open", slog.String("storage_id", id), slog.Int("replayed_chunks", replayed))
 	return s, nil
 }
 
@@ -217,6 +240,12 @@ func (s *Store) Load(ctx context.Context, doc string) ([]store.Chunk, error) {
 	if err := s.usable(ctx); err != nil {
 		return nil, fmt.Errorf("load %s: %w", doc, err)
 	}
+	if s.wal.has(doc) {
+		// Some of its chunks are only in the write-ahead log yet.
+		if _, err := s.submit(ctx, &request{op: opFlush, doc: doc}); err != nil {
+			return nil, fmt.Errorf("load %s: %w", doc, err)
+		}
+	}
 	start := time.Now()
 	var chunks []store.Chunk
 	err := s.db.View(func(tx *bbolt.Tx) error {
@@ -242,7 +271,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closing)
 		<-s.done
-		err = s.db.Close()
+		err = errors.Join(s.wal.close(), s.db.Close())
 		if err != nil {
 			err = fmt.Errorf("close embedded store: %w", err)
 		}

@@ -20,6 +20,7 @@ const (
 	opAppend opKind = iota + 1
 	opCompact
 	opDelete
+	opFlush // move the write-ahead log into bbolt (before a Load)
 )
 
 func (o opKind) String() string {
@@ -30,6 +31,8 @@ func (o opKind) String() string {
 		return "compact"
 	case opDelete:
 		return "delete"
+	case opFlush:
+		return "flush"
 	}
 	return "unknown"
 }
@@ -90,27 +93,73 @@ func (s *Store) submit(ctx context.Context, r *request) (store.ChunkRef, error) 
 }
 
 // run is the writer goroutine: it takes the first waiting request, drains
-// the others already waiting, writes them in one transaction (one fsync)
-// and answers them all. There is no delay to wait for stragglers: requests
-// that arrive during a commit form the next batch.
+// the others already waiting, and writes them as one group: appends to the
+// write-ahead log (one fdatasync), anything else in one bbolt transaction
+// after the log has been moved into bbolt. There is no delay to wait for
+// stragglers: requests that arrive during a write form the next group.
 func (s *Store) run() {
 	defer close(s.done)
 	batch := make([]*request, 0, s.opts.MaxBatch)
+	idle := time.NewTimer(time.Hour)
+	idle.Stop()
+	defer idle.Stop()
 	for {
 		select {
 		case <-s.closing:
+			s.flushWAL()
 			return
 		default:
 		}
+		var idleC <-chan time.Time
+		if len(s.wal.pending) > 0 {
+			idle.Reset(s.opts.WALIdleFlush)
+			idleC = idle.C
+		}
 		select {
 		case r := <-s.reqs:
+			idle.Stop()
 			batch = s.gather(append(batch[:0], r))
 			s.commit(batch)
 			clear(batch) // drop the chunks' bytes before waiting again
+		case <-idleC:
+			s.flushWAL()
 		case <-s.closing:
+			s.flushWAL()
 			return
 		}
 	}
+}
+
+// flushWAL moves the logged chunks into bbolt in one transaction and
+// empties the log. On failure they stay logged (and durable) for the next
+// try, or the next Open.
+func (s *Store) flushWAL() error {
+	if len(s.wal.pending) == 0 {
+		return nil
+	}
+	start := time.Now()
+	pending := s.wal.pending
+	for {
+		failed, err := s.write(pending)
+		if failed >= 0 {
+			// Cannot happen for a chunk that was accepted, but one bad
+			// record must not hold the others back.
+			s.log.Error("logged chunk refused by bbolt; dropped", slog.String("doc", pending[failed].doc), slog.Any("err", err))
+			pending = slices.Delete(pending, failed, failed+1)
+			continue
+		}
+		if err != nil {
+			s.log.Error("moving the write-ahead log into bbolt failed", slog.Int("chunks", len(pending)), slog.Any("err", err))
+			return err
+		}
+		break
+	}
+	if err := s.wal.reset(); err != nil {
+		s.log.Error("emptying the write-ahead log failed", slog.Any("err", err))
+		return err
+	}
+	s.observe("commit", len(pending), time.Since(start))
+	return nil
 }
 
 // gather appends the requests already waiting, up to the batch caps.
@@ -141,6 +190,27 @@ func (s *Store) commit(batch []*request) {
 		}
 		live = append(live, r)
 	}
+	if len(live) == 0 {
+		return
+	}
+	if !slices.ContainsFunc(live, func(r *request) bool { return r.op != opAppend }) {
+		s.logAppends(live)
+		return
+	}
+	// A compaction, deletion or flush must see every logged chunk in bbolt.
+	if err := s.flushWAL(); err != nil {
+		for _, r := range live {
+			r.done <- result{err: err}
+		}
+		return
+	}
+	live = slices.DeleteFunc(live, func(r *request) bool {
+		if r.op == opFlush {
+			r.done <- result{} // done: the log is in bbolt
+			return true
+		}
+		return false
+	})
 	for len(live) > 0 {
 		start := time.Now()
 		failed, err := s.write(live)
@@ -163,6 +233,26 @@ func (s *Store) commit(batch []*request) {
 			r.done <- r.res
 		}
 		return
+	}
+}
+
+// logAppends makes a group of appends durable in the write-ahead log and
+// answers them; the log moves into bbolt later (flushWAL).
+func (s *Store) logAppends(batch []*request) {
+	start := time.Now()
+	if err := s.wal.log(batch); err != nil {
+		s.log.Error("write-ahead log failed", slog.Int("batch", len(batch)), slog.Any("err", err))
+		for _, r := range batch {
+			r.done <- result{err: err}
+		}
+		return
+	}
+	s.observe("wal", len(batch), time.Since(start))
+	for _, r := range batch {
+		r.done <- result{ref: r.ref}
+	}
+	if s.wal.full() {
+		s.flushWAL()
 	}
 }
 
@@ -196,6 +286,8 @@ func (r *request) apply(docs *bbolt.Bucket) (store.ChunkRef, error) {
 		return compactDoc(docs, r.doc, r.sum, r.ref, r.data, r.replaced)
 	case opDelete:
 		return store.ChunkRef{}, deleteDoc(docs, r.doc)
+	case opFlush:
+		return store.ChunkRef{}, nil // the log was moved before this transaction
 	}
 	return store.ChunkRef{}, fmt.Errorf("unknown op %d", r.op)
 }

@@ -211,12 +211,32 @@ func readMigrations(fsys fs.FS) ([]migration, error) {
 	return migs, nil
 }
 
-func storeMigrations() fs.FS {
-	sub, err := fs.Sub(migrationFiles, "migrations")
+func storeMigrations() fs.FS { return EmbeddedMigrations(Namespace, migrationFiles).Files }
+
+// Migrations are one namespace's migration files: the store's, or those of
+// a package keeping its own tables beside it (accounts, executions, AI runs).
+type Migrations struct {
+	Namespace string
+	Files     fs.FS // NNNN_name.sql files at its root
+}
+
+// EmbeddedMigrations returns the migrations a package embeds under
+// "migrations/" (//go:embed migrations/*.sql).
+func EmbeddedMigrations(namespace string, files embed.FS) Migrations {
+	sub, err := fs.Sub(files, "migrations")
 	if err != nil {
 		panic(err) // the directory is embedded: this cannot fail
 	}
-	return sub
+	return Migrations{Namespace: namespace, Files: sub}
+}
+
+// Apply applies the pending migrations (MigrateFS) to the schema db's
+// connections use. Safe to run from several nodes at once.
+func (m Migrations) Apply(ctx context.Context, db DB) error {
+	if _, err := MigrateFS(ctx, db, m.Namespace, m.Files); err != nil {
+		return fmt.Errorf("migrate %s: %w", m.Namespace, err)
+	}
+	return nil
 }
 
 // rollback ends tx if Commit did not; after a Commit it is a no-op.

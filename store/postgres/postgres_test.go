@@ -7,9 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -18,80 +15,23 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/casual-dev/casual/internal/pgtest"
 	"github.com/casual-dev/casual/store"
 	"github.com/casual-dev/casual/store/postgres"
 	"github.com/casual-dev/casual/store/storetest"
 )
 
-const defaultDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+// testDSN is the database tests run against (pgtest.DSN).
+func testDSN() string { return pgtest.DSN() }
 
-// testDSN is the database tests run against: CASUAL_TEST_POSTGRES, or a
-// local server with trust auth.
-func testDSN() string {
-	if dsn := os.Getenv("CASUAL_TEST_POSTGRES"); dsn != "" {
-		return dsn
-	}
-	return defaultDSN
-}
+// newSchema creates an empty schema for one test, dropped when the test
+// ends (pgtest.NewSchema). Tests and storetest's parallel subtests each
+// get their own, so they share the server and nothing else.
+func newSchema(t testing.TB) (schema, dsn string) { return pgtest.NewSchema(t, "casual_test") }
 
-// newSchema creates an empty schema for one test, drops it when the test
-// ends, and returns the DSN of a connection that uses it. Tests and
-// storetest's parallel subtests each get their own, so they share the
-// server and nothing else. Without a server the test is skipped, unless
-// CI=true, where it fails.
-func newSchema(t testing.TB) (schema, dsn string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, testDSN())
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("postgres unreachable at %s: %v", testDSN(), err)
-		}
-		t.Skipf("postgres unreachable at %s (set CASUAL_TEST_POSTGRES): %v", testDSN(), err)
-	}
-	defer conn.Close(ctx)
-	schema = "casual_test_" + randomHex(t, 8)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		// t.Context is done by now; the stores' cleanups, registered
-		// later, have run.
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, testDSN())
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return schema, dsnWith(t, testDSN(), map[string]string{"search_path": schema})
-}
-
-// dsnWith adds (or replaces) connection parameters of dsn, a URL or a
-// keyword/value string. pgx passes parameters it does not know
-// (search_path, application_name) to the server.
-func dsnWith(t testing.TB, dsn string, params map[string]string) string {
-	t.Helper()
-	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
-		q := u.Query()
-		for k, v := range params {
-			q.Set(k, v)
-		}
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	var b strings.Builder
-	b.WriteString(dsn)
-	for _, k := range slices.Sorted(maps.Keys(params)) {
-		fmt.Fprintf(&b, " %s='%s'", k, params[k]) // test values: no quotes inside
-	}
-	return b.String()
+// dsnWith adds connection parameters to dsn (pgtest.WithParams).
+func dsnWith(_ testing.TB, dsn string, params map[string]string) string {
+	return pgtest.WithParams(dsn, params)
 }
 
 // openStore opens dsn and closes the store when the test ends.
