@@ -356,6 +356,7 @@ func (s *Service) setVisibility(ctx context.Context, p Principal, a App, v Visib
 		}
 		s.audit(ctx, p.UserID, action, AuditEvent{OrgID: a.OrgID, AppID: a.ID,
 			Detail: map[string]string{"from": string(old), "to": string(v)}})
+		s.appChanged(ctx, a.ID, "")
 	}
 	return a, nil
 }
@@ -382,6 +383,7 @@ func (s *Service) trash(ctx context.Context, actor string, a App) error {
 		return err
 	}
 	s.audit(ctx, actor, AuditAppDeleted, AuditEvent{OrgID: a.OrgID, AppID: a.ID})
+	s.appChanged(ctx, a.ID, "")
 	return nil
 }
 

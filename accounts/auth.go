@@ -180,6 +180,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Tokens, err
 	case errors.Is(err, ErrTokenReused):
 		s.audit(ctx, sess.UserID, AuditRefreshReused, AuditEvent{TargetID: sess.ID})
 		s.log.Warn("refresh token reused: session revoked", slog.String("user", sess.UserID), slog.String("session", sess.ID))
+		s.userChanged(ctx, sess.UserID)
 		return Tokens{}, err
 	case errors.Is(err, ErrNotFound):
 		return Tokens{}, fmt.Errorf("%w: unknown refresh token", ErrTokenInvalid)
@@ -199,6 +200,7 @@ func (s *Service) Logout(ctx context.Context, p Principal) error {
 		return err
 	}
 	s.audit(ctx, p.UserID, AuditLogout, AuditEvent{TargetID: p.SessionID})
+	s.userChanged(ctx, p.UserID)
 	return nil
 }
 
@@ -236,6 +238,7 @@ func (s *Service) RevokeSession(ctx context.Context, p Principal, id string) err
 		return err
 	}
 	s.audit(ctx, uid, AuditSessionRevoked, AuditEvent{TargetID: id})
+	s.userChanged(ctx, uid)
 	return nil
 }
 
@@ -289,6 +292,9 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) (User, error) {
 		return User{}, err
 	}
 	s.audit(ctx, u.ID, AuditEmailVerified, AuditEvent{})
+	if err := s.grantInvitations(ctx, u); err != nil {
+		s.log.Error("grant invitations", slog.String("user", u.ID), slog.Any("err", err))
+	}
 	return u, nil
 }
 
@@ -346,5 +352,11 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) err
 		return err
 	}
 	s.audit(ctx, u.ID, AuditPasswordReset, AuditEvent{})
+	s.userChanged(ctx, u.ID)
+	if u.EmailVerified {
+		if err := s.grantInvitations(ctx, u); err != nil {
+			s.log.Error("grant invitations", slog.String("user", u.ID), slog.Any("err", err))
+		}
+	}
 	return nil
 }

@@ -43,9 +43,43 @@ func (a Authorizer) Authorize(ctx context.Context, cred collab.Credentials, doc 
 	if err != nil {
 		return rooms.NoAccess, err
 	}
+	if p.Share != nil {
+		a.s.watchShareExpiry(p.Share)
+	}
+	return a.access(ctx, p, doc)
+}
+
+func (a Authorizer) access(ctx context.Context, p Principal, doc crdt.DocID) (rooms.Access, error) {
 	access, err := a.s.DocAccess(ctx, p, string(doc))
 	if errors.Is(err, ErrNotFound) {
 		return rooms.NoAccess, fmt.Errorf("%s is not an app you can open", doc)
 	}
 	return access, err
+}
+
+// CanRun reports whether cred may queue handler runs on doc through the
+// API: with write access, or with a run-mode share or embed token for that
+// app (which only reads the document over /sync).
+func (a Authorizer) CanRun(ctx context.Context, cred collab.Credentials, doc crdt.DocID) error {
+	if cred.Internal || a.s.cfg.AuthOff {
+		return nil
+	}
+	p, err := a.s.Authenticate(ctx, cred.Token)
+	if err != nil {
+		return err
+	}
+	if p.Share != nil && p.Share.AppID == string(doc) && p.Share.Mode == ShareRun {
+		if _, err := a.access(ctx, p, doc); err != nil { // the app must still be there
+			return err
+		}
+		return nil
+	}
+	access, err := a.access(ctx, p, doc)
+	if err != nil {
+		return err
+	}
+	if access < rooms.Write {
+		return fmt.Errorf("%w: running handlers needs write access or a run-mode share", collab.ErrForbidden)
+	}
+	return nil
 }

@@ -58,6 +58,15 @@ func (s signer) mac(signed string) []byte {
 
 // verify checks the signature, header, issuer, kind and expiry of tok.
 func (s signer) verify(tok, kind string, now time.Time) (claims, error) {
+	c, err := s.parse(tok, kind)
+	if err == nil && now.Unix() >= c.Expires {
+		return c, ErrTokenExpired
+	}
+	return c, err
+}
+
+// parse checks everything verify does but expiry.
+func (s signer) parse(tok, kind string) (claims, error) {
 	var c claims
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
@@ -85,8 +94,6 @@ func (s signer) verify(tok, kind string, now time.Time) (claims, error) {
 		return c, fmt.Errorf("%w: a %s token, not %s", ErrTokenInvalid, c.Kind, kind)
 	case c.Subject == "":
 		return c, fmt.Errorf("%w: no subject", ErrTokenInvalid)
-	case now.Unix() >= c.Expires:
-		return c, ErrTokenExpired
 	}
 	return c, nil
 }

@@ -256,6 +256,20 @@ type Share struct {
 	RevokedAt time.Time
 }
 
+// Invitation is a membership waiting for someone without an account:
+// once an account with Email has a verified address, it gets Role in the
+// organization or app, and the invitation is gone.
+type Invitation struct {
+	ID        string
+	Email     string // lower case
+	OrgID     string // exactly one of OrgID and AppID is set
+	AppID     string
+	Role      Role
+	InvitedBy string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
 // AuditEvent is one entry of the audit log.
 type AuditEvent struct {
 	ID       string // sorts by time

@@ -12,11 +12,14 @@ type OrgMembership struct {
 	Role Role
 }
 
-// MemberInfo is a member with the user's name and email.
+// MemberInfo is a member with the user's name and email. When the email
+// has no account yet, Invitation is set instead of Member: the membership
+// waits for them to sign up.
 type MemberInfo struct {
 	Member
-	Name  string
-	Email string
+	Name       string
+	Email      string
+	Invitation *Invitation
 }
 
 // CreateOrg creates an organization owned by the caller.
@@ -153,7 +156,18 @@ func (s *Service) SetMember(ctx context.Context, p Principal, orgID, email strin
 		return MemberInfo{}, invalidf("role must be owner, admin, editor or viewer")
 	}
 	u, err := s.userByEmail(ctx, email)
-	if err != nil {
+	if errors.Is(err, ErrNotFound) {
+		if role == RoleOwner && mine != RoleOwner {
+			return MemberInfo{}, forbiddenf("only owners can make or change owners")
+		}
+		e, _ := normalizeEmail(email)
+		o, err := s.st.GetOrg(ctx, orgID)
+		if err != nil {
+			return MemberInfo{}, err
+		}
+		inv, err := s.invite(ctx, p, e, orgID, "", "the organization "+o.Name, role)
+		return MemberInfo{Email: e, Invitation: &inv}, err
+	} else if err != nil {
 		return MemberInfo{}, err
 	}
 	old, err := s.orgRole(ctx, u.ID, orgID)
@@ -169,6 +183,7 @@ func (s *Service) SetMember(ctx context.Context, p Principal, orgID, email strin
 	}
 	s.audit(ctx, p.UserID, AuditOrgMemberSet, AuditEvent{OrgID: orgID, TargetID: u.ID,
 		Detail: map[string]string{"role": string(role), "previous": string(old)}})
+	s.userChanged(ctx, u.ID)
 	return MemberInfo{Member: m, Name: u.Name, Email: u.Email}, nil
 }
 
@@ -198,6 +213,7 @@ func (s *Service) RemoveMember(ctx context.Context, p Principal, orgID, userID s
 	}
 	s.audit(ctx, p.UserID, AuditOrgMemberRemoved, AuditEvent{OrgID: orgID, TargetID: userID,
 		Detail: map[string]string{"role": string(theirs)}})
+	s.userChanged(ctx, userID)
 	return nil
 }
 

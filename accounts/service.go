@@ -43,6 +43,9 @@ type Config struct {
 	Docs DocDeleter
 	// Mailer delivers verification and reset links (default LogMailer).
 	Mailer Mailer
+	// Access, if set, hears about every change that may withdraw or
+	// lower someone's access, so open sync sockets are checked again.
+	Access AccessNotifier
 	// Secret signs tokens (at least 32 bytes); nil uses the store's
 	// generated key, so every node sharing the store agrees.
 	Secret []byte
@@ -64,6 +67,9 @@ type Config struct {
 	ResetTTL    time.Duration
 	TrashTTL    time.Duration
 	MaxShareTTL time.Duration
+	// InviteTTL is how long an invitation waits for its sign-up (default
+	// 14 days).
+	InviteTTL time.Duration
 	// Argon2 are the password hashing costs (default DefaultArgon2).
 	Argon2 Argon2Params
 	// Issuer names the tokens' issuer and the TOTP account (default casual).
@@ -89,7 +95,8 @@ func (c Config) withDefaults() Config {
 		v   *time.Duration
 		def time.Duration
 	}{{&c.AccessTTL, 15 * time.Minute}, {&c.RefreshTTL, 7 * 24 * time.Hour}, {&c.VerifyTTL, 48 * time.Hour},
-		{&c.ResetTTL, time.Hour}, {&c.TrashTTL, 30 * 24 * time.Hour}, {&c.MaxShareTTL, 365 * 24 * time.Hour}} {
+		{&c.ResetTTL, time.Hour}, {&c.TrashTTL, 30 * 24 * time.Hour}, {&c.MaxShareTTL, 365 * 24 * time.Hour},
+		{&c.InviteTTL, 14 * 24 * time.Hour}} {
 		if *d.v <= 0 {
 			*d.v = d.def
 		}
@@ -123,6 +130,12 @@ type Service struct {
 	idMu   sync.Mutex
 	lastMs int64
 	seq    uint16
+
+	// expiries are the timers that re-check share-token sockets when their
+	// share expires (watchShareExpiry); Close stops them.
+	expMu    sync.Mutex
+	expiries map[string]*time.Timer
+	closed   bool
 }
 
 // New returns a service over cfg.Store, creating the signing key (unless

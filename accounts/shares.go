@@ -8,10 +8,14 @@ import (
 
 // AppMemberInfo is a person an app is shared with, with their name and
 // email.
+//
+// When the email has no account yet, Invitation is set instead of
+// AppMember: the membership waits for them to sign up.
 type AppMemberInfo struct {
 	AppMember
-	Name  string
-	Email string
+	Name       string
+	Email      string
+	Invitation *Invitation
 }
 
 // AppMembers lists the people an app is shared with (to its viewers).
@@ -45,7 +49,11 @@ func (s *Service) ShareApp(ctx context.Context, p Principal, appID, email string
 		return AppMemberInfo{}, invalidf("role must be admin, editor or viewer")
 	}
 	u, err := s.userByEmail(ctx, email)
-	if err != nil {
+	if errors.Is(err, ErrNotFound) {
+		e, _ := normalizeEmail(email)
+		inv, err := s.invite(ctx, p, e, "", appID, "the app "+a.Name, role)
+		return AppMemberInfo{Email: e, Invitation: &inv}, err
+	} else if err != nil {
 		return AppMemberInfo{}, err
 	}
 	if u.ID == a.OwnerID {
@@ -57,6 +65,7 @@ func (s *Service) ShareApp(ctx context.Context, p Principal, appID, email string
 	}
 	s.audit(ctx, p.UserID, AuditAppMemberSet, AuditEvent{OrgID: a.OrgID, AppID: appID, TargetID: u.ID,
 		Detail: map[string]string{"role": string(role)}})
+	s.appChanged(ctx, appID, u.ID)
 	return AppMemberInfo{AppMember: m, Name: u.Name, Email: u.Email}, nil
 }
 
@@ -75,6 +84,7 @@ func (s *Service) UnshareApp(ctx context.Context, p Principal, appID, userID str
 		return err
 	}
 	s.audit(ctx, p.UserID, AuditAppMemberRemoved, AuditEvent{OrgID: a.OrgID, AppID: appID, TargetID: userID})
+	s.appChanged(ctx, appID, userID)
 	return nil
 }
 
@@ -155,5 +165,6 @@ func (s *Service) RevokeShare(ctx context.Context, p Principal, appID, shareID s
 		return err
 	}
 	s.audit(ctx, p.UserID, AuditShareRevoked, AuditEvent{OrgID: a.OrgID, AppID: appID, TargetID: shareID})
+	s.appChanged(ctx, appID, shareSubject(shareID))
 	return nil
 }

@@ -113,6 +113,20 @@ type Store interface {
 	// RevokeShare marks a share revoked (again: no-op).
 	RevokeShare(ctx context.Context, id string, at time.Time) error
 
+	// CreateInvitation stores inv, replacing any invitation of the same
+	// email to the same organization or app; ErrNotFound if that
+	// organization or app does not exist.
+	CreateInvitation(ctx context.Context, inv Invitation) error
+	GetInvitation(ctx context.Context, id string) (Invitation, error)
+	// ListInvitations returns the invitations to an organization (orgID
+	// set) or an app (appID set), ordered by id.
+	ListInvitations(ctx context.Context, orgID, appID string) ([]Invitation, error)
+	// InvitationsFor returns the invitations sent to email, ordered by id.
+	InvitationsFor(ctx context.Context, email string) ([]Invitation, error)
+	// DeleteInvitation removes one; ErrNotFound if absent. DeleteOrg and
+	// PurgeApp remove their invitations too.
+	DeleteInvitation(ctx context.Context, id string) error
+
 	// AppendAudit stores an event.
 	AppendAudit(ctx context.Context, e AuditEvent) error
 	// ListAudit returns events matching every set field of q, newest

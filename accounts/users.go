@@ -88,6 +88,7 @@ func (s *Service) UpdateMe(ctx context.Context, p Principal, upd UserUpdate) (Us
 			return User{}, err
 		}
 		s.audit(ctx, u.ID, AuditPasswordChanged, AuditEvent{})
+		s.userChanged(ctx, u.ID)
 	}
 	if emailChanged {
 		if err := s.sendVerification(ctx, u); err != nil {
@@ -170,5 +171,6 @@ func (s *Service) DeleteMe(ctx context.Context, p Principal, password string) er
 		return err
 	}
 	s.audit(ctx, u.ID, AuditUserDeleted, AuditEvent{TargetID: u.ID})
+	s.userChanged(ctx, u.ID)
 	return nil
 }

@@ -207,3 +207,39 @@ func (r *rawConn) syncDoc(id crdt.DocID, doc *crdt.Doc) {
 	}
 	r.t.Fatal("sync did not settle")
 }
+
+// writeRaw writes bytes straight to the socket, under the WebSocket
+// framing: for frames no WebSocket library would write.
+func (r *rawConn) writeRaw(b []byte) {
+	r.t.Helper()
+	if _, err := r.conn.NetConn().Write(b); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// rawFrame encodes one client frame: b0 is the first header byte (FIN,
+// RSV, opcode); masked frames use a fixed key.
+func rawFrame(b0 byte, masked bool, payload []byte) []byte {
+	out := []byte{b0}
+	var mask byte
+	if masked {
+		mask = 0x80
+	}
+	switch n := len(payload); {
+	case n < 126:
+		out = append(out, mask|byte(n))
+	case n < 1<<16:
+		out = append(out, mask|126, byte(n>>8), byte(n))
+	default:
+		out = append(out, mask|127, 0, 0, 0, 0, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	if !masked {
+		return append(out, payload...)
+	}
+	key := []byte{0x12, 0x34, 0x56, 0x78}
+	out = append(out, key...)
+	for i, c := range payload {
+		out = append(out, c^key[i%4])
+	}
+	return out
+}

@@ -238,6 +238,15 @@ func TestBadInputGetsPreciseErrorAndHarmsNoOne(t *testing.T) {
 		{"unsupported protocol version", false, func(r *rawConn) {
 			r.send(&wire.Message{Type: wire.TypeJoin, SenderID: "raw", SupportedProtocolVersions: []string{"2"}})
 		}, "unsupported_protocol_version", websocket.CloseProtocolError},
+		{"unmasked frame", true, func(r *rawConn) { r.writeRaw(rawFrame(0x82, false, []byte{0xa0})) }, "bad_frame", websocket.CloseProtocolError},
+		{"reserved bits set", true, func(r *rawConn) { r.writeRaw(rawFrame(0x82|0x40, true, []byte{0xa0})) }, "bad_frame", websocket.CloseProtocolError},
+		{"reserved opcode", true, func(r *rawConn) { r.writeRaw(rawFrame(0x83, true, []byte{0xa0})) }, "bad_frame", websocket.CloseProtocolError},
+		{"fragmented ping", true, func(r *rawConn) { r.writeRaw(rawFrame(0x09, true, []byte("hi"))) }, "bad_frame", websocket.CloseProtocolError},
+		{"continuation of nothing", true, func(r *rawConn) { r.writeRaw(rawFrame(0x80, true, []byte{0xa0})) }, "bad_frame", websocket.CloseProtocolError},
+		{"oversized frame header", true, func(r *rawConn) {
+			// only the header of a 1 GiB frame: refused before any payload
+			r.writeRaw([]byte{0x82, 0xff, 0, 0, 0, 0, 0x40, 0, 0, 0, 1, 2, 3, 4})
+		}, "frame_too_large", websocket.CloseMessageTooBig},
 		{"message flood", true, func(r *rawConn) {
 			for i := 0; i < 200; i++ {
 				if r.conn.WriteMessage(websocket.BinaryMessage, []byte("\xa2\x64type\x74remote-heads-changed\x68senderId\x63raw")) != nil {

@@ -41,7 +41,6 @@ type Server struct {
 	// ctx ends every WebSocket session when the server shuts down.
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
 }
 
 // New returns the HTTP server's handler set.
@@ -52,7 +51,7 @@ func New(cfg Config) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), ctx: ctx, cancel: cancel}
 	s.upgrader = websocket.Upgrader{
-		ReadBufferSize:  1024,
+		ReadBufferSize:  256,          // frames are read by the collab server, not gorilla
 		WriteBufferPool: &sync.Pool{}, // idle connections hold no write buffer
 		// Any page may open a sync socket: access is decided per document
 		// from the token, never from ambient cookies alone.
@@ -75,11 +74,9 @@ func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// Close ends every WebSocket session and waits for their handlers.
-func (s *Server) Close() {
-	s.cancel()
-	s.wg.Wait()
-}
+// Close ends every WebSocket session; the collab server's Shutdown waits
+// for them.
+func (s *Server) Close() { s.cancel() }
 
 func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 	if !websocket.IsWebSocketUpgrade(r) {
@@ -90,19 +87,14 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader already answered
 	}
-	cfg := s.cfg.Collab.Config()
-	t := collab.NewWebSocket(conn, cfg.MaxFrameBytes, cfg.PongWait())
 	cred := collab.Credentials{Token: tokenOf(r), RemoteAddr: r.RemoteAddr}
-	// The session runs on its own goroutine so this handler returns:
-	// net/http then releases the connection's request buffers and the
-	// handler's stack, which an idle WebSocket would otherwise keep.
+	// The session outlives this handler, which returns at once: net/http
+	// then releases the connection's request buffers and the handler's
+	// stack, which an idle WebSocket would otherwise keep; the collab
+	// server reads the socket only when bytes arrive.
 	// Authentication failures are told over the socket (an error message,
 	// then close): an HTTP 401 here crashes Node automerge-repo clients.
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		_ = s.cfg.Collab.Serve(s.ctx, t, cred)
-	}()
+	s.cfg.Collab.ServeWebSocket(s.ctx, conn, cred)
 }
 
 func tokenOf(r *http.Request) string {

@@ -44,6 +44,7 @@ func Run(t *testing.T, open Open) {
 		{"Versions", testVersions},
 		{"Shares", testShares},
 		{"Audit", testAudit},
+		{"Invitations", testInvitations},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/casual-dev/casual/accounts"
 	"github.com/casual-dev/casual/crdt"
 	"github.com/casual-dev/casual/rooms"
@@ -88,6 +90,12 @@ type Config struct {
 	// scheme from X-Forwarded-Proto (only behind a proxy that sets them).
 	TrustProxy bool
 	Limits     Limits
+	// Redis, if set, keeps the rate limits' buckets, so every API instance
+	// on that Redis shares them (in memory, per instance, otherwise). The
+	// API does not close it.
+	Redis *redis.Client
+	// RedisPrefix starts the buckets' keys (default "casual:ratelimit:").
+	RedisPrefix string
 	// MaxBodyBytes bounds JSON bodies (default 1 MiB); imports may be up
 	// to accounts.MaxImportBytes.
 	MaxBodyBytes int64
@@ -101,8 +109,8 @@ type API struct {
 	cfg     Config
 	svc     *accounts.Service
 	log     *slog.Logger
-	authLim *limiter
-	userLim *limiter
+	authLim bucketSet
+	userLim bucketSet
 	routes  []route
 	spec    []byte
 	// paths answers 405 for a known path with another method.
@@ -126,8 +134,8 @@ func New(cfg Config) (*API, error) {
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	lim := cfg.Limits.withDefaults()
 	a := &API{cfg: cfg, svc: cfg.Service, log: cfg.Logger,
-		authLim: newLimiter(lim.AuthPerMinute/60, lim.AuthBurst, cfg.Clock),
-		userLim: newLimiter(lim.PerSecond, lim.Burst, cfg.Clock),
+		authLim: buckets(cfg, "auth:", lim.AuthPerMinute/60, lim.AuthBurst),
+		userLim: buckets(cfg, "user:", lim.PerSecond, lim.Burst),
 		paths:   http.NewServeMux()}
 	a.routes = a.table()
 	spec, err := a.openAPI()
@@ -179,7 +187,7 @@ func (a *API) handler(rt route) http.Handler {
 				return
 			}
 		}
-		if err := a.limit(rt, ip, p); err != nil {
+		if err := a.limit(r.Context(), rt, ip, p); err != nil {
 			a.fail(w, r, err)
 			return
 		}
@@ -189,9 +197,23 @@ func (a *API) handler(rt route) http.Handler {
 	})
 }
 
-func (a *API) limit(rt route, ip string, p accounts.Principal) error {
+// buckets returns the limiter of one kind of route.
+func buckets(cfg Config, kind string, rate float64, burst int) bucketSet {
+	mem := newLimiter(rate, burst, cfg.Clock)
+	if cfg.Redis == nil {
+		return mem
+	}
+	prefix := cfg.RedisPrefix
+	if prefix == "" {
+		prefix = "casual:ratelimit:"
+	}
+	return &redisLimiter{rdb: cfg.Redis, prefix: prefix + kind, rate: rate, burst: burst, now: cfg.Clock,
+		fallback: mem, log: cfg.Logger}
+}
+
+func (a *API) limit(ctx context.Context, rt route, ip string, p accounts.Principal) error {
 	if rt.authLimited {
-		return a.authLim.take("ip:" + ip)
+		return a.authLim.take(ctx, "ip:"+ip)
 	}
 	key := "ip:" + ip
 	switch {
@@ -200,7 +222,7 @@ func (a *API) limit(rt route, ip string, p accounts.Principal) error {
 	case p.Share != nil:
 		key = "share:" + p.Share.ID
 	}
-	return a.userLim.take(key)
+	return a.userLim.take(ctx, key)
 }
 
 // principal authenticates the request's bearer token (none: anonymous).

@@ -253,8 +253,8 @@ func (a *API) shareApp(w http.ResponseWriter, r *http.Request, p accounts.Princi
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, memberView{UserID: m.UserID, Name: m.Name, Email: m.Email, Role: m.Role,
-		AddedBy: m.AddedBy, AddedAt: m.AddedAt})
+	return writeAdded(w, memberView{UserID: m.UserID, Name: m.Name, Email: m.Email, Role: m.Role,
+		AddedBy: m.AddedBy, AddedAt: m.AddedAt}, m.Invitation)
 }
 
 func (a *API) unshareApp(w http.ResponseWriter, r *http.Request, p accounts.Principal) error {

@@ -37,7 +37,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request, _ accounts.Principal
 	}
 	// Per account too, so guessing one account's password from many
 	// addresses is slowed as well.
-	if err := a.authLim.take("login:" + in.Email); err != nil {
+	if err := a.authLim.take(r.Context(), "login:"+in.Email); err != nil {
 		return err
 	}
 	u, tok, err := a.svc.Login(r.Context(), accounts.LoginInput{Email: in.Email, Password: in.Password, Code: in.Code})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -65,7 +66,7 @@ func kindOf(err error) (status int, code string, ok bool) {
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var rl *rateLimited
 	if errors.As(err, &rl) {
-		w.Header().Set("Retry-After", strconv.Itoa(int(max(1, rl.retry.Round(time.Second).Seconds()))))
+		w.Header().Set("Retry-After", strconv.Itoa(int(max(1, math.Ceil(rl.retry.Seconds())))))
 		writeError(w, http.StatusTooManyRequests, "rate_limited", err.Error())
 		return
 	}

@@ -39,8 +39,14 @@ type options struct {
 
 func start(t *testing.T, kind string, o options) *server {
 	t.Helper()
-	st := accountstest.NewStack(t, kind, o.tweak)
-	cs := collab.NewServer(collab.Config{PeerID: "casual-test"}, st.Rooms, st.Service.Authorizer(), nil)
+	var cs *collab.Server // set before anything can change access
+	st := accountstest.NewStack(t, kind, func(c *accounts.Config) {
+		c.Access = accounts.AccessFunc(func(ctx context.Context, ch collab.AccessChange) { cs.Reauthorize(ctx, ch) })
+		if o.tweak != nil {
+			o.tweak(c)
+		}
+	})
+	cs = collab.NewServer(collab.Config{PeerID: "casual-test"}, st.Rooms, st.Service.Authorizer(), nil)
 	if o.limits == (api.Limits{}) {
 		o.limits = api.Limits{AuthPerMinute: 6000, AuthBurst: 1000, PerSecond: 1000, Burst: 1000}
 	}

@@ -118,7 +118,13 @@ func schemas() map[string]schema {
 			"user_id": str(""), "name": str(""), "email": str(""), "role": role, "added_by": str(""), "added_at": dateTime(""),
 		}),
 		"MemberList":    object([]string{"members"}, schema{"members": arrayOf(ref("Member"))}),
-		"MemberRequest": object([]string{"email", "role"}, schema{"email": str("an existing account's email"), "role": role}),
+		"MemberRequest": object([]string{"email", "role"}, schema{"email": str("the person's email; without an account, they are invited"), "role": role}),
+		"Invitation": object([]string{"id", "email", "role", "created_at", "expires_at"}, schema{
+			"id": str(""), "email": str("where the invitation was mailed"), "org_id": str("the organization (or app_id)"),
+			"app_id": str("the app (or org_id)"), "role": role, "invited_by": str("user id"),
+			"created_at": dateTime(""), "expires_at": dateTime("unused after this"),
+		}),
+		"InvitationList": object([]string{"invitations"}, schema{"invitations": arrayOf(ref("Invitation"))}),
 		"App": object([]string{"id", "url", "name", "visibility", "created_at", "updated_at"}, schema{
 			"id": str("the app's Automerge document id"), "url": str("automerge:<id>, for automerge-repo's find()"),
 			"name": str(""), "description": str(""), "owner_id": str("owning user (or org_id)"), "org_id": str("owning organization"),
@@ -262,10 +268,18 @@ func responses(rt route) schema {
 		out["202"] = schema{"description": "a new verification link was mailed", "content": schema{"application/json": schema{"schema": ref("Status")}}}
 	case "/v1/auth/reset-password":
 		out["200"] = schema{"description": "password changed (with a token)", "content": schema{"application/json": schema{"schema": ref("Status")}}}
+	case "/v1/organizations/{id}/members", "/v1/apps/{id}/members":
+		if rt.method == "POST" {
+			out["202"] = schema{"description": "no account has this email: an invitation was mailed; the membership is granted when they sign up and verify it",
+				"content": schema{"application/json": schema{"schema": ref("Invitation")}}}
+		}
 	}
+	desc := "too many requests for this user or address; see Retry-After"
 	if rt.authLimited {
-		out["429"] = schema{"description": "too many attempts; see Retry-After", "content": schema{"application/json": schema{"schema": ref("Error")}}}
+		desc = "too many attempts from this address (or for this account); see Retry-After"
 	}
+	out["429"] = schema{"description": desc, "content": schema{"application/json": schema{"schema": ref("Error")}},
+		"headers": schema{"Retry-After": schema{"description": "seconds to wait", "schema": schema{"type": "integer"}}}}
 	return out
 }
 

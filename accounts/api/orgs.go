@@ -92,6 +92,15 @@ type memberRequest struct {
 	Role  accounts.Role `json:"role"`
 }
 
+// writeAdded answers an added member (200) or, for an email with no
+// account yet, the pending invitation (202).
+func writeAdded(w http.ResponseWriter, m memberView, inv *accounts.Invitation) error {
+	if inv != nil {
+		return writeJSON(w, http.StatusAccepted, invitationOf(*inv))
+	}
+	return writeJSON(w, http.StatusOK, m)
+}
+
 func (a *API) setOrgMember(w http.ResponseWriter, r *http.Request, p accounts.Principal) error {
 	var in memberRequest
 	if err := a.decode(w, r, &in, false); err != nil {
@@ -101,8 +110,8 @@ func (a *API) setOrgMember(w http.ResponseWriter, r *http.Request, p accounts.Pr
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, memberView{UserID: m.UserID, Name: m.Name, Email: m.Email, Role: m.Role,
-		AddedBy: m.AddedBy, AddedAt: m.AddedAt})
+	return writeAdded(w, memberView{UserID: m.UserID, Name: m.Name, Email: m.Email, Role: m.Role,
+		AddedBy: m.AddedBy, AddedAt: m.AddedAt}, m.Invitation)
 }
 
 func (a *API) removeOrgMember(w http.ResponseWriter, r *http.Request, p accounts.Principal) error {

@@ -1,9 +1,17 @@
 package api
 
 import (
+	"context"
 	"sync"
 	"time"
 )
+
+// bucketSet spends tokens of per-key token buckets: in memory (limiter),
+// or shared through Redis (redisLimiter).
+type bucketSet interface {
+	// take spends a token of key's bucket, or returns *rateLimited.
+	take(ctx context.Context, key string) error
+}
 
 // limiter is a set of token buckets, one per key (client address, user).
 // Buckets that have refilled are forgotten when the set grows, so memory
@@ -30,7 +38,7 @@ func newLimiter(rate float64, burst int, now func() time.Time) *limiter {
 }
 
 // take spends a token of key's bucket, or says how long until one is there.
-func (l *limiter) take(key string) error {
+func (l *limiter) take(_ context.Context, key string) error {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -56,6 +56,9 @@ func (s *Store) PurgeApp(ctx context.Context, id string) error {
 				return err
 			}
 		}
+		if err := deleteInvitesOf(tx, "", id); err != nil {
+			return err
+		}
 		for _, b := range [][]byte{bAppMembers, bAppShares, bVersions} {
 			if err := deletePrefix(tx.Bucket(b), prefix(id)); err != nil {
 				return err

@@ -45,7 +45,8 @@ var (
 	bAudit        = []byte("audit")       // id → event (ids sort by time)
 
 	allBuckets = [][]byte{bMeta, bUsers, bEmails, bSessions, bUserSessions, bRefresh, bOneTime, bOrgs,
-		bMembers, bMemberships, bApps, bAppMembers, bSharedWith, bVersions, bShares, bAppShares, bAudit}
+		bMembers, bMemberships, bApps, bAppMembers, bSharedWith, bVersions, bShares, bAppShares, bAudit,
+		bInvites, bInviteTarget, bInviteEmail}
 
 	keySigning = []byte("signing-key")
 )

@@ -56,6 +56,9 @@ func (s *Store) DeleteOrg(ctx context.Context, id string) error {
 		if err := deletePrefix(tx.Bucket(bMembers), prefix(id)); err != nil {
 			return err
 		}
+		if err := deleteInvitesOf(tx, id, ""); err != nil {
+			return err
+		}
 		return tx.Bucket(bOrgs).Delete([]byte(id))
 	}))
 }

@@ -10,7 +10,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,22 +26,10 @@ var migrationFiles embed.FS
 // Namespace is the migration namespace of the accounts tables.
 const Namespace = "accounts"
 
-// Migrations returns the accounts migrations, for store/postgres.MigrateFS.
-func Migrations() fs.FS {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		panic(err) // the directory is embedded: this cannot fail
-	}
-	return sub
-}
-
 // Migrate applies the pending accounts migrations to the schema db's
 // connections use. Safe to run from several nodes at once.
 func Migrate(ctx context.Context, db storepg.DB) error {
-	if _, err := storepg.MigrateFS(ctx, db, Namespace, Migrations()); err != nil {
-		return fmt.Errorf("migrate accounts: %w", err)
-	}
-	return nil
+	return storepg.EmbeddedMigrations(Namespace, migrationFiles).Apply(ctx, db)
 }
 
 // Store is an accounts.Store over a pgx pool.

@@ -1,11 +1,13 @@
 package ui
 
 import (
+	"context"
 	"errors"
 	"html/template"
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/casual-dev/casual/crdt"
 )
@@ -76,7 +78,7 @@ func (u *UI) handleBuilder(w http.ResponseWriter, r *http.Request) {
 	u.render(w, http.StatusOK, pageData{
 		Title: "Casual builder", CSS: u.assets.url("builder.css"), JS: u.assets.url("builder.js"), BodyClass: "builder",
 		Config: map[string]any{
-			"app": app, "sync": u.cfg.SyncPath, "wasm": u.assets.url("automerge.wasm"),
+			"app": app, "sync": u.cfg.SyncPath, "wasm": u.assets.url("automerge.wasm"), "auth": u.cfg.Auth,
 		},
 	})
 }
@@ -92,6 +94,9 @@ func classifyTokenError(err error) embedError {
 	case errors.Is(err, ErrTokenExpired):
 		return embedError{http.StatusUnauthorized, "expired", "This embed link has expired",
 			"Ask the app's owner for a new embed code."}
+	case errors.Is(err, ErrTokenRevoked):
+		return embedError{http.StatusUnauthorized, "revoked", "This embed link was revoked",
+			"The app's owner turned this embed off. Ask them for a new embed code."}
 	case errors.Is(err, ErrTokenWrongApp):
 		return embedError{http.StatusForbidden, "wrong_app", "This embed link is for another app",
 			"The token does not grant access to this app."}
@@ -116,7 +121,7 @@ func (u *UI) handleEmbed(w http.ResponseWriter, r *http.Request) {
 	}
 	token := r.URL.Query().Get("token")
 	page := r.URL.Query().Get("page")
-	claims, err := u.verify(token)
+	claims, err := u.verify(r.Context(), token)
 	if err == nil {
 		err = claims.CheckTarget(string(id), page)
 	}
@@ -142,16 +147,18 @@ func (u *UI) handleEmbed(w http.ResponseWriter, r *http.Request) {
 		Config: map[string]any{
 			"app": string(id), "page": page, "lockPage": claims.Page != "", "mode": claims.Mode,
 			"origins": claims.Origins, "token": token, "expires": claims.Expires,
-			"sync": u.cfg.SyncPath, "wasm": u.assets.url("automerge.wasm"),
+			"sync": u.cfg.SyncPath, "wasm": u.assets.url("automerge.wasm"), "auth": u.cfg.Auth,
 		},
 	})
 }
 
-func (u *UI) verify(token string) (EmbedClaims, error) {
+func (u *UI) verify(ctx context.Context, token string) (EmbedClaims, error) {
 	if token == "" {
 		return EmbedClaims{}, errNoToken
 	}
-	return u.cfg.Tokens.Verify(token)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return u.cfg.Tokens.Verify(ctx, token)
 }
 
 // embedCSP lets only the token's origins frame the page. The error page

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -20,9 +21,13 @@ var (
 	ErrTokenMalformed = errors.New("embed token is malformed")
 	ErrTokenSignature = errors.New("embed token signature does not match")
 	ErrTokenExpired   = errors.New("embed token has expired")
+	ErrTokenRevoked   = errors.New("embed token was revoked")
 	ErrTokenWrongApp  = errors.New("embed token is for another app")
 	ErrTokenWrongPage = errors.New("embed token is for another page")
 	ErrInvalidClaims  = errors.New("invalid embed token claims")
+	// ErrSigningUnavailable: this TokenSigner only verifies; embeds are
+	// issued elsewhere (the accounts API, under --auth on).
+	ErrSigningUnavailable = errors.New("this server issues embed tokens through its accounts API")
 )
 
 // Embed modes.
@@ -111,11 +116,13 @@ func NormalizeOrigin(o string) string {
 }
 
 // TokenSigner issues and checks embed tokens. HMACSigner is the built-in
-// one; an accounts service can supply its own (key rotation, revocation).
+// one; an accounts service supplies its own (revocable share tokens), whose
+// Sign may fail with ErrSigningUnavailable.
 type TokenSigner interface {
 	Sign(EmbedClaims) (string, error)
-	// Verify checks the signature and the expiry, not the app or page.
-	Verify(token string) (EmbedClaims, error)
+	// Verify checks the signature, the expiry and (when the signer keeps
+	// them) revocation, not the app or page. ctx bounds any lookup.
+	Verify(ctx context.Context, token string) (EmbedClaims, error)
 }
 
 // HMACSigner signs embed tokens with HMAC-SHA256 under one key.
@@ -128,7 +135,7 @@ type HMACSigner struct {
 func (s HMACSigner) Sign(c EmbedClaims) (string, error) { return SignEmbedToken(s.Key, c) }
 
 // Verify implements TokenSigner.
-func (s HMACSigner) Verify(token string) (EmbedClaims, error) {
+func (s HMACSigner) Verify(_ context.Context, token string) (EmbedClaims, error) {
 	now := time.Now
 	if s.Now != nil {
 		now = s.Now

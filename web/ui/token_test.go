@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -118,11 +119,11 @@ func TestHMACSignerUsesItsClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Verify(tok); err != nil {
+	if _, err := s.Verify(context.Background(), tok); err != nil {
 		t.Fatal(err)
 	}
 	now = now.Add(2 * time.Hour)
-	if _, err := s.Verify(tok); !errors.Is(err, ErrTokenExpired) {
+	if _, err := s.Verify(context.Background(), tok); !errors.Is(err, ErrTokenExpired) {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -44,6 +44,10 @@ type Config struct {
 	// Tokens signs and verifies embed tokens. Nil: an HMACSigner with a
 	// random key, so tokens stop working when the process restarts.
 	Tokens TokenSigner
+	// Auth tells the builder that accounts are on: it signs people in
+	// (through /v1/auth), lists and creates apps through /v1/apps and
+	// connects to the sync socket with their access token.
+	Auth bool
 	// SyncPath is the WebSocket endpoint the pages connect to (default
 	// /sync).
 	SyncPath string
@@ -152,9 +156,11 @@ type tokenRequest struct {
 	TTL     string   `json:"ttl"` // Go duration, default 720h
 }
 
-// handleEmbedToken signs a token for the app. Until accounts exist anyone
-// who knows the app id may edit it, so anyone may also embed it; the
-// accounts service should authorize this endpoint (owner or editor only).
+// handleEmbedToken signs a token for the app. It serves --auth off, where
+// anyone who can reach the server may edit every app, so anyone may also
+// embed one. With accounts on the signer refuses (ErrSigningUnavailable):
+// embeds are then revocable shares made by the app's admins through the
+// accounts API.
 func (u *UI) handleEmbedToken(w http.ResponseWriter, r *http.Request) {
 	app, err := crdt.ParseDocID(r.PathValue("app"))
 	if err != nil {
@@ -188,6 +194,11 @@ func (u *UI) handleEmbedToken(w http.ResponseWriter, r *http.Request) {
 	claims := EmbedClaims{Version: tokenVersion, App: string(app), Page: req.Page, Mode: req.Mode,
 		Origins: origins, Expires: now.Add(ttl).Unix(), Issued: now.Unix()}
 	token, err := u.cfg.Tokens.Sign(claims)
+	if errors.Is(err, ErrSigningUnavailable) {
+		writeError(w, http.StatusNotImplemented, "not_configured",
+			err.Error()+": create an embed share with POST /v1/apps/"+string(app)+"/shares {\"kind\":\"embed\"}")
+		return
+	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_claims", err.Error())
 		return

@@ -1,12 +1,18 @@
 // The builder page: the home screen (create an app from a template, open
-// one, recent apps) and the workspace of one app (workspace.ts).
+// one, recent apps) and the workspace of one app (workspace.ts). With
+// accounts on (cfg.auth) people sign in first (signin.ts), the home screen
+// is their app list (apps.ts), and the workspace gets sharing and version
+// history; the sync socket then carries their access token.
 import "./app.css"
 import "./builder.css"
 import type { DocHandle } from "@automerge/automerge-repo/slim"
+import { ApiError, browserSession, type Session } from "./account.js"
+import { showApps } from "./apps.js"
 import { connect, readConfig, type Connection, type PageConfig } from "./net.js"
+import { showSignIn } from "./signin.js"
 import { h } from "./render.js"
 import { RegistryView, SCHEMA_VERSION, type AppDoc, type Registry } from "./schema.js"
-import { Workspace } from "./workspace.js"
+import { Workspace, type AccountCtx } from "./workspace.js"
 
 interface Template {
   id: string
@@ -14,8 +20,9 @@ interface Template {
   description: string
 }
 
-const cfg = readConfig<PageConfig>()
+const cfg = readConfig<PageConfig & { auth?: boolean }>()
 const root = document.getElementById("root")!
+const session: Session | undefined = cfg.auth ? browserSession() : undefined
 
 async function getJSON<T>(url: string): Promise<T> {
   const res = await fetch(url)
@@ -25,6 +32,13 @@ async function getJSON<T>(url: string): Promise<T> {
 
 let conn: Connection | undefined
 async function connection(): Promise<Connection> {
+  if (!conn && session) {
+    // The access token rides on the socket's URL; a refreshed one is used
+    // from the next reconnection on.
+    conn = await connect(cfg, await session.fresh())
+    const c = conn
+    session.onChange(() => c.setToken(session.token))
+  }
   conn ??= await connect(cfg)
   return conn
 }
@@ -155,10 +169,31 @@ async function createApp(t: Template, serverSide: boolean, status: HTMLElement):
   await openWorkspace(handle.documentId)
 }
 
+/** accountFor asks the API for the signed-in user's role on the app. */
+async function accountFor(id: string): Promise<AccountCtx | null> {
+  const s = session!
+  try {
+    const app = await s.api<{ role?: string; name: string }>("GET", `/v1/apps/${id}`)
+    return { session: s, user: s.user!, role: app.role || "viewer" }
+  } catch (err) {
+    const msg = err instanceof ApiError && err.status === 404
+      ? "It does not exist, or it is not shared with you. Ask its owner to share it with your email."
+      : String(err instanceof Error ? err.message : err)
+    root.replaceChildren(errorBox("This app could not be opened", msg))
+    return null
+  }
+}
+
 async function openWorkspace(id: string): Promise<void> {
   root.replaceChildren(h("div", "b-loading", "Opening app…"))
   let handle: DocHandle<AppDoc>
   let registry: Registry
+  let account: AccountCtx | undefined
+  if (session) {
+    const a = await accountFor(id)
+    if (!a) return
+    account = a
+  }
   const c = await connection()
   try {
     ;[registry, handle] = await Promise.all([
@@ -178,7 +213,13 @@ async function openWorkspace(id: string): Promise<void> {
     root.replaceChildren(errorBox("This app is newer than this builder", "Reload to get the latest builder."))
     return
   }
-  const ws = new Workspace(root, c, handle, new RegistryView(registry))
+  const ws = new Workspace(root, c, handle, new RegistryView(registry), account)
+  c.onError(e => {
+    if (e.documentId && e.documentId !== id) return
+    if (e.code === "access_revoked") {
+      root.replaceChildren(errorBox("Your access to this app was removed", "Ask its owner to share it with you again."))
+    } else if (e.code === "read_only") ws.toast("You can view this app but not change it: your change was not saved")
+  })
   remember(id, ws.appName())
   ;(window as any).casual = ws // for tests and the console
 }
@@ -192,5 +233,15 @@ function errorBox(title: string, msg: string): HTMLElement {
   return box
 }
 
-if (cfg.app) openWorkspace(cfg.app)
-else showHome()
+async function start(): Promise<void> {
+  if (session) {
+    if (!session.signedIn) await showSignIn(root, session, cfg.app ? "Sign in to open this app." : "")
+    if (cfg.app) await openWorkspace(cfg.app)
+    else await showApps(root, session)
+    return
+  }
+  if (cfg.app) await openWorkspace(cfg.app)
+  else await showHome()
+}
+
+start()

@@ -185,6 +185,8 @@ export interface Target {
 
 export class Editor {
   readonly undo = new Undo()
+  /** readOnly refuses every write (a viewer's builder; the server refuses them too). */
+  readOnly = false
 
   constructor(
     readonly handle: DocHandle<AppDoc>,
@@ -211,6 +213,7 @@ export class Editor {
 
   private apply(writes: Write[], message: string): void {
     if (writes.length === 0) return
+    if (this.readOnly) throw new OpError("You can view this app but not change it")
     this.handle.change(
       d => {
         for (const w of writes) put(d, w.path, w.after, w.has)

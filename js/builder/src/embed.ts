@@ -19,13 +19,18 @@ interface EmbedConfig extends PageConfig {
   origins: string[]
   token: string
   expires: number
+  /** auth: the server runs with accounts; the token is a share token. */
+  auth?: boolean
 }
 
 const cfg = readConfig<EmbedConfig>()
 const root = document.getElementById("root")!
 const host = new HostChannel(cfg.origins)
+/** stopped: the embed showed an error and draws the app no more. */
+let stopped = false
 
 function fail(code: string, title: string, msg: string): void {
+  stopped = true
   const box = h("div", "e-error")
   box.id = "embed-error"
   box.dataset.error = code
@@ -47,6 +52,27 @@ async function main(): Promise<void> {
     connect(cfg, cfg.token),
   ])
   const reg = new RegistryView(registry)
+  // When the socket drops after having worked, ask the server whether the
+  // token still holds (a revoked or expired embed share): if not, say so
+  // and stop, instead of showing a stale app that retries forever.
+  let connected = false
+  conn.onState(s => {
+    if (s === "connected") connected = true
+    else if (connected && !stopped) recheck().then(refused => {
+      if (refused) conn.repo.shutdown().catch(() => {})
+    })
+  })
+  // Access withdrawn while open (the share revoked): the server says so
+  // on the socket; the page then says why.
+  conn.onError(e => {
+    if (stopped || (e.documentId && e.documentId !== cfg.app)) return
+    if (["access_revoked", "unauthorized", "forbidden"].includes(e.code)) {
+      recheck().then(refused => {
+        if (!refused) fail("unavailable", "This app is not available any more", e.message)
+        conn.repo.shutdown().catch(() => {})
+      })
+    }
+  })
   let handle: DocHandle<AppDoc>
   try {
     handle = await conn.repo.find<AppDoc>(`automerge:${cfg.app}` as any)
@@ -55,6 +81,22 @@ async function main(): Promise<void> {
     return
   }
   new EmbedView(handle, reg, conn.repo.peerId)
+}
+
+/** recheck loads this page again; true if the server now refuses the token. */
+async function recheck(): Promise<boolean> {
+  let res: Response
+  try {
+    res = await fetch(location.href, { cache: "no-store", credentials: "omit" })
+  } catch {
+    return false // offline: the socket retries
+  }
+  if (res.status !== 401 && res.status !== 403) return false
+  const page = new DOMParser().parseFromString(await res.text(), "text/html")
+  const box = page.getElementById("embed-error")
+  fail(box?.dataset.error || "invalid", box?.querySelector("h1")?.textContent || "This embed link is not valid any more",
+    box?.querySelector("p")?.textContent || "")
+  return true
 }
 
 class EmbedView {
@@ -89,6 +131,7 @@ class EmbedView {
   }
 
   private draw(): void {
+    if (stopped) return
     this.doc = plain(this.handle.doc()) as AppDoc
     this.tree = Tree.build(this.doc, t => this.reg.canContain(t))
     const page = this.current()
@@ -159,14 +202,36 @@ class EmbedView {
     if (cfg.mode === "run") this.requestRun(n.comp.handlers?.click, id, "click")
   }
 
-  /** requestRun asks the executor to run a handler by adding a queued run. */
+  /**
+   * requestRun asks the executor to run a handler. With accounts on, a run
+   * embed's share token gives no write access to the document, so the run
+   * is queued through the API, which accepts run-mode shares; otherwise it
+   * is added to the document's runs as a queued run. Either way the result
+   * arrives in the document, live.
+   */
   private requestRun(handler: string | undefined, component: string, event: string): void {
     if (!handler || !this.doc.handlers?.[handler]) return
+    const input = { component, event, page: this.page }
+    if (cfg.auth) {
+      fetch(`/v1/apps/${encodeURIComponent(cfg.app)}/execute`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${cfg.token}` },
+        body: JSON.stringify({ handler, input }),
+      }).then(async r => {
+        const body = await r.json().catch(() => ({}))
+        if (!r.ok) {
+          host.send({ type: "error", code: "run_refused", message: body?.error?.message ?? `run refused (${r.status})` })
+          return
+        }
+        host.send({ type: "runRequested", run: body.id, handler, component: { id: component } })
+      }).catch(err => host.send({ type: "error", code: "run_failed", message: String(err) }))
+      return
+    }
     const runId = `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
     this.handle.change(d => {
       if (!d.runs) (d as any).runs = {}
       ;(d.runs as any)[runId] = amValue({
-        handler, input: { component, event, page: this.page }, status: "queued", by: `embed:${this.peerId}`, at: Date.now(),
+        handler, input, status: "queued", by: `embed:${this.peerId}`, at: Date.now(),
       })
     }, { message: `run ${handler} (embed)` })
     host.send({ type: "runRequested", run: runId, handler, component: { id: component } })

@@ -6,11 +6,26 @@ import { beginDrag, type DragHost, type DragSource, type DropSpot } from "./drag
 import { AIPanel } from "./ai.js"
 import { Editor, OpError } from "./editor.js"
 import { Inspector, titleCase } from "./inspector.js"
+import type { Session, User } from "./account.js"
 import type { Connection } from "./net.js"
 import { Room, setVisitorName, visitorColor, visitorName, type Peer } from "./presence.js"
 import { h, renderPage } from "./render.js"
 import type { AppDoc, RegistryView } from "./schema.js"
+import { shareDialog } from "./share.js"
 import { Tree, type TreeNode } from "./tree.js"
+import { versionsDialog } from "./versions.js"
+
+/** AccountCtx is who is signed in and their role on the app (accounts on). */
+export interface AccountCtx {
+  session: Session
+  user: User
+  role: string // owner, admin, editor or viewer
+}
+
+/** canWrite reports whether a role may change the app. */
+export function canWrite(role: string): boolean {
+  return role === "owner" || role === "admin" || role === "editor"
+}
 
 const CATEGORIES = ["layout", "content", "inputs", "data"]
 
@@ -26,15 +41,20 @@ export class Workspace {
   private inspector: Inspector
   private drag: DragHost
   private toastTimer: ReturnType<typeof setTimeout> | undefined
+  /** readOnly: the builder of a viewer, who sees everything live and changes nothing. */
+  readonly readOnly: boolean
 
   constructor(
     private root: HTMLElement,
     private conn: Connection,
     readonly handle: DocHandle<AppDoc>,
-    readonly reg: RegistryView
+    readonly reg: RegistryView,
+    readonly account?: AccountCtx
   ) {
-    const name = visitorName()
-    this.ed = new Editor(handle, reg, `browser:${name}`)
+    const name = account ? account.user.name || account.user.email : visitorName()
+    this.readOnly = !!account && !canWrite(account.role)
+    this.ed = new Editor(handle, reg, account ? `user:${account.user.id}` : `browser:${name}`)
+    this.ed.readOnly = this.readOnly
     this.doc = this.ed.snapshot()
     this.tree = this.ed.tree(this.doc)
     this.page = this.tree.pages[0]?.id ?? ""
@@ -79,13 +99,35 @@ export class Workspace {
     const conn = h("span", "b-conn", "Connecting…")
     conn.id = "conn"
     conn.dataset.state = "connecting"
-    const embed = button("Embed", "Embed this app in another page", () => this.embedDialog())
-    embed.id = "embed-btn"
     const me = button(visitorName(), "Your display name (click to change)", () => this.rename())
     me.id = "me"
     me.classList.add("b-me")
     me.style.setProperty("--peer", visitorColor())
-    top.append(logo, name, pages, h("div", "b-spacer"), undo, redo, peers, conn, embed, me)
+    const acct = this.account
+    if (acct) {
+      // Signed in: people, embeds and versions live in the accounts API.
+      const admin = acct.role === "owner" || acct.role === "admin"
+      const share = button("Share", "Share with people, or embed in another site", () =>
+        shareDialog(this.root, acct.session, this.handle.documentId, this.appName(), admin))
+      share.id = "share-btn"
+      const hist = button("History", "Named versions: view, compare, restore", () =>
+        versionsDialog(this.root, {
+          session: acct.session, app: this.handle.documentId, reg: this.reg, canWrite: !this.readOnly,
+          tokens: () => this.doc.theme?.tokens ?? {}, toast: m => this.toast(m),
+        }))
+      hist.id = "history-btn"
+      me.textContent = acct.user.name || acct.user.email
+      me.title = `Signed in as ${acct.user.email} (${acct.role}). Click to sign out.`
+      me.onclick = () => this.signOut()
+      const badge = h("span", "b-badge", this.readOnly ? "View only" : titleCase(acct.role))
+      badge.id = "role-badge"
+      badge.dataset.role = acct.role
+      top.append(logo, name, pages, h("div", "b-spacer"), badge, undo, redo, peers, conn, hist, share, me)
+    } else {
+      const embed = button("Embed", "Embed this app in another page", () => this.embedDialog())
+      embed.id = "embed-btn"
+      top.append(logo, name, pages, h("div", "b-spacer"), undo, redo, peers, conn, embed, me)
+    }
 
     const left = h("aside", "b-left")
     const palette = h("section", "b-palette")
@@ -124,7 +166,8 @@ export class Workspace {
     center.append(artboard)
     artboard.onpointerdown = e => {
       const el = (e.target as Element).closest<HTMLElement>("[data-id]")
-      if (el) beginDrag(this.drag, { kind: "move", id: el.dataset.id! }, e, titleCase(el.dataset.type ?? ""))
+      if (el && this.readOnly) this.select(el.dataset.id!)
+      else if (el) beginDrag(this.drag, { kind: "move", id: el.dataset.id! }, e, titleCase(el.dataset.type ?? ""))
       else this.select(null)
     }
     artboard.onpointermove = e => {
@@ -137,8 +180,15 @@ export class Workspace {
     const right = h("aside", "b-right")
     const inspector = h("div", "b-inspector")
     inspector.id = "inspector"
-    const ai = new AIPanel(this.handle.documentId)
+    const ai = new AIPanel(this.handle.documentId, () => this.selected)
     right.append(ai.el, inspector)
+    if (this.readOnly) {
+      app.classList.add("b-readonly")
+      name.readOnly = true
+      inspector.inert = true // shows the selection's props, edits nothing
+      ai.el.remove()
+      palette.remove()
+    }
 
     const toast = h("div", "b-toast")
     toast.id = "toast"
@@ -229,7 +279,7 @@ export class Workspace {
       const tab = button(p.name || p.id, p.route, () => this.setPage(p.id))
       tab.className = p.id === this.page ? "b-tab b-tab-active" : "b-tab"
       tab.dataset.pageId = p.id
-      tab.ondblclick = () => this.renamePageInline(tab, p.id, p.name)
+      if (!this.readOnly) tab.ondblclick = () => this.renamePageInline(tab, p.id, p.name)
       nav.append(tab)
     }
     const add = button("+", "Add a page", () => {
@@ -243,7 +293,7 @@ export class Workspace {
     })
     add.id = "add-page"
     add.className = "b-tab b-tab-add"
-    nav.append(add)
+    if (!this.readOnly) nav.append(add)
   }
 
   private renamePageInline(tab: HTMLElement, id: string, current: string): void {
@@ -301,7 +351,7 @@ export class Workspace {
         row.style.paddingLeft = `${8 + depth * 14}px`
         const label = labelOf(n)
         row.append(h("span", "b-layer-type", n.type), h("span", "b-layer-name", label))
-        row.onpointerdown = e => beginDrag(this.drag, { kind: "move", id: n.id }, e, label || n.type)
+        row.onpointerdown = e => this.readOnly ? this.select(n.id) : beginDrag(this.drag, { kind: "move", id: n.id }, e, label || n.type)
         box.append(row)
         walk(n.children, depth + 1)
       }
@@ -389,6 +439,10 @@ export class Workspace {
       const t = e.target as HTMLElement
       const typing = t.matches?.("input, textarea, select, [contenteditable]")
       const mod = e.ctrlKey || e.metaKey
+      if (this.readOnly) {
+        if (e.key === "Escape" && !typing) this.select(null)
+        return
+      }
       if (mod && !typing && e.key.toLowerCase() === "z") {
         e.preventDefault()
         if (e.shiftKey) this.redo()
@@ -404,6 +458,12 @@ export class Workspace {
     // Pointer positions move with scrolling and resizing.
     this.els.artboard.parentElement!.addEventListener("scroll", () => this.schedule(), { passive: true })
     addEventListener("resize", () => this.schedule())
+  }
+
+  private async signOut(): Promise<void> {
+    if (!this.account || !confirm(`Sign out ${this.account.user.email}?`)) return
+    await this.account.session.logout().catch(() => {})
+    location.assign("/")
   }
 
   private rename(): void {
