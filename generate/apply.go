@@ -1,6 +1,7 @@
 package generate
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -64,10 +65,8 @@ func (a *applier) onLine(line string, tooLong bool) error {
 	if text == "" && !tooLong {
 		return nil
 	}
-	a.line++
-	if a.rs.ops() >= a.g.cfg.MaxOps {
-		a.skip(SkippedOp{Line: a.line, Code: SkipLimit, Reason: fmt.Sprintf("the run reached its limit of %d operations", a.g.cfg.MaxOps)})
-		return errMaxOps
+	if err := a.next(); err != nil {
+		return err
 	}
 	if tooLong {
 		a.skip(SkippedOp{Line: a.line, Code: SkipParse, Reason: fmt.Sprintf("line longer than %d bytes", maxLineBytes)})
@@ -79,6 +78,58 @@ func (a *applier) onLine(line string, tooLong bool) error {
 		return nil
 	}
 	return a.apply(op, text)
+}
+
+// next counts one more operation of the stream (a line or a tool call);
+// past Config.MaxOps it records the skip and returns errMaxOps.
+func (a *applier) next() error {
+	a.line++
+	if a.rs.ops() >= a.g.cfg.MaxOps {
+		a.skip(SkippedOp{Line: a.line, Code: SkipLimit, Reason: fmt.Sprintf("the run reached its limit of %d operations", a.g.cfg.MaxOps)})
+		return errMaxOps
+	}
+	return nil
+}
+
+// call applies an operation the model sent as a tool call: the function
+// names the op, the arguments are its other fields.
+func (a *applier) call(c toolCall) error {
+	if err := a.next(); err != nil {
+		return err
+	}
+	text := truncate(c.name+" "+c.args, 200)
+	bad := func(format string, args ...any) error {
+		a.skip(SkippedOp{Line: a.line, Op: c.name, Code: SkipParse, Reason: "tool call: " + fmt.Sprintf(format, args...), Text: text})
+		return nil
+	}
+	switch {
+	case c.tooLong:
+		return bad("arguments longer than %d bytes", maxLineBytes)
+	case c.incomplete && c.args == "":
+		return bad("no arguments")
+	case c.incomplete:
+		return bad("the arguments are not a complete JSON object")
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(c.args), &fields); err != nil {
+		return bad("arguments: %v", err)
+	}
+	if raw, ok := fields["op"]; ok {
+		var name string
+		if json.Unmarshal(raw, &name) != nil || name != c.name {
+			return bad("arguments name op %s, not the function %q", raw, c.name)
+		}
+	}
+	fields["op"], _ = json.Marshal(c.name)
+	line, err := json.Marshal(fields)
+	if err != nil {
+		return bad("arguments: %v", err)
+	}
+	op, err := canvas.ParseOp(line)
+	if err != nil {
+		return bad("%v", err)
+	}
+	return a.apply(op, string(line))
 }
 
 // skipError is an op refused inside the change, with its skip code.
@@ -383,4 +434,3 @@ func pathString(path []any) string {
 	}
 	return strings.Join(parts, ".")
 }
-

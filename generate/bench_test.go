@@ -12,24 +12,42 @@ import (
 )
 
 // BenchmarkOpToRemotePeer measures the time from an operation completing
-// in the model's stream (the fake server sends the chunk holding its
-// newline) to its arrival at another peer over WebSocket: SSE parsing,
+// in the model's stream (the fake server sends the chunk that completes
+// it) to its arrival at another peer over WebSocket: SSE parsing,
 // validation, apply, commit, sync to the server, fan-out, and the peer
-// applying the sync message. Ops arrive in halves, as models split them.
+// applying the sync message. Ops arrive in halves, as models split them:
+// as JSON lines, or as tool calls (each call's arguments in two deltas).
 // Each run carries at most opsPerRun ops, so the document size stays as
 // in a real generation whatever b.N is.
 func BenchmarkOpToRemotePeer(b *testing.B) {
+	b.Run("lines", func(b *testing.B) {
+		benchOpToRemotePeer(b, func(w *sse, i int, id string) {
+			line := fmt.Sprintf(`{"op":"create","id":%q,"type":"text","props":{"text":"item %d"}}`+"\n", id, i)
+			w.content(line[:len(line)/2])
+			w.content(line[len(line)/2:])
+		})
+	})
+	b.Run("toolcalls", func(b *testing.B) {
+		benchOpToRemotePeer(b, func(w *sse, i int, id string) {
+			args := fmt.Sprintf(`{"id":%q,"type":"text","props":{"text":"item %d"}}`, id, i)
+			w.toolCall(i, "call_"+id, "create", args[:len(args)/2])
+			w.toolCall(i, "", "", args[len(args)/2:])
+		})
+	})
+}
+
+func benchOpToRemotePeer(b *testing.B, send func(w *sse, i int, id string)) {
 	const opsPerRun = 200
-	lines := make(chan string)
+	sends := make(chan func(*sse)) // nil ends the stream
 	fake := newFakeAI(b, func(_ int, w *sse, r *http.Request) {
 		for {
 			select {
-			case l := <-lines:
-				if l == "" {
+			case f := <-sends:
+				if f == nil {
 					w.done()
 					return
 				}
-				w.content(l)
+				f(w)
 			case <-r.Context().Done():
 				return
 			}
@@ -50,7 +68,7 @@ func BenchmarkOpToRemotePeer(b *testing.B) {
 		if i%opsPerRun == 0 {
 			b.StopTimer()
 			if h != nil {
-				lines <- ""
+				sends <- nil
 				env.wait(ctx, run.ID)
 			}
 			run = env.start(ctx, Request{Prompt: "bench"})
@@ -58,10 +76,12 @@ func BenchmarkOpToRemotePeer(b *testing.B) {
 			b.StartTimer()
 		}
 		id := fmt.Sprintf("c%d", i)
-		line := fmt.Sprintf(`{"op":"create","id":%q,"type":"text","props":{"text":"item %d"}}`+"\n", id, i)
-		lines <- line[:len(line)/2]
-		lines <- line[len(line)/2:]
-		start := time.Now() // the fake server has the completing chunk
+		var start time.Time
+		sends <- func(w *sse) {
+			send(w, i, id)
+			start = time.Now() // the fake server sent the completing chunk
+		}
+		sends <- func(*sse) {} // returns once the send above finished: start is set
 		wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
 		err := h.WaitFor(wctx, hasComponent(id))
 		wcancel()
@@ -71,7 +91,7 @@ func BenchmarkOpToRemotePeer(b *testing.B) {
 		lat = append(lat, time.Since(start))
 	}
 	b.StopTimer()
-	lines <- ""
+	sends <- nil
 	env.wait(ctx, run.ID)
 	slices.Sort(lat)
 	ms := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))]) / float64(time.Millisecond) }

@@ -47,6 +47,11 @@ type Config struct {
 	// PresenceHeartbeat is how often a running AI repeats its presence so
 	// peers' TTLs keep it. Default 15s.
 	PresenceHeartbeat time.Duration
+	// NoTools stops offering the operations to the model as tools (function
+	// calling), for servers that reject requests with tools
+	// (CASUAL_OPENAI_TOOLS=false): the model then writes JSON lines only.
+	// Either way, operations arriving as lines or as tool calls are applied.
+	NoTools bool
 	// HTTPClient calls the model API; default a client without timeout
 	// (Timeout applies per request).
 	HTTPClient *http.Client

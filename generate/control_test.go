@@ -179,7 +179,10 @@ func TestHumanEditsDuringARunAreKept(t *testing.T) {
 	if run.Status != StatusDone || run.OpsApplied != 4 || !slices.Equal(codes, wantCodes) {
 		t.Fatalf("run %s applied %d, skipped %v, want 4 and %v", run.Status, run.OpsApplied, codes, wantCodes)
 	}
-	done := func(d *crdt.Doc) bool { v, _ := d.Get("components", "title", "props", "level"); return canvas.SameValue(v, 2) }
+	done := func(d *crdt.Doc) bool {
+		v, _ := d.Get("components", "title", "props", "level")
+		return canvas.SameValue(v, 2)
+	}
 	if err := app.WaitFor(ctx, done); err != nil {
 		t.Fatal(err)
 	}

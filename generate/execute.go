@@ -44,6 +44,9 @@ func (g *Generator) execute(ctx context.Context, rs *runState, sess *session) {
 // stream asks the model and applies its output as one undo group.
 func (g *Generator) stream(ctx context.Context, r Run, ap *applier) (streamStats, error) {
 	j := &job{kind: r.Kind, prompt: r.Prompt, selection: r.Selection, newApp: r.NewApp, snap: ap.snap}
+	if !g.cfg.NoTools && !g.cfg.Offline() {
+		j.onCall = ap.call
+	}
 	j.msgs = buildMessages(j)
 	ap.rs.undo.Begin(commitTag(r.ID))
 	defer ap.rs.undo.End()
@@ -106,7 +109,9 @@ func (g *Generator) finish(rs *runState, sess *session, pres presence, st stream
 }
 
 // heartbeat repeats the presence snapshot while the run works, so peers'
-// presence TTLs keep the AI. The returned func stops it and waits.
+// presence TTLs keep the AI, and stores the run's progress, so a server
+// that dies mid-run leaves its history at most one beat behind. The
+// returned func stops it and waits.
 func (g *Generator) heartbeat(sess *session, pres presence, rs *runState) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -120,6 +125,7 @@ func (g *Generator) heartbeat(sess *session, pres presence, rs *runState) (stop 
 			case <-t.C:
 				r := rs.snapshot()
 				g.broadcast(g.life, sess, pres.snapshot(r.Status, r.Cursor))
+				g.persist(rs)
 			case <-done:
 				return
 			case <-g.ctx.Done():
@@ -142,7 +148,7 @@ func errorCode(err error) string {
 	}{
 		{ErrAuth, "auth"}, {ErrUnknownModel, "unknown_model"}, {ErrRateLimited, "rate_limited"},
 		{ErrTimeout, "timeout"}, {ErrProvider, "provider"}, {ErrCancelled, "cancelled"},
-		{ErrClosed, "closed"}, {ErrRunNotFound, "not_found"}, {ErrAppNotFound, "not_found"},
+		{ErrClosed, "closed"}, {ErrInterrupted, "interrupted"}, {ErrRunNotFound, "not_found"}, {ErrAppNotFound, "not_found"},
 		{ErrInvalidRequest, "bad_request"}, {ErrConflict, "conflict"},
 		{context.DeadlineExceeded, "timeout"}, {context.Canceled, "cancelled"},
 	} {

@@ -41,4 +41,7 @@ var (
 	ErrCancelled = errors.New("run cancelled")
 	// ErrClosed: the generator is closed.
 	ErrClosed = errors.New("generator closed")
+	// ErrInterrupted: the run was queued or running when its server
+	// stopped; a restarted generator marks it failed with this error.
+	ErrInterrupted = errors.New("interrupted: server restarted")
 )

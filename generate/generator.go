@@ -24,13 +24,22 @@ const maxPromptBytes = 16 << 10
 type Options struct {
 	// Logger receives run logs; default slog.Default().
 	Logger *slog.Logger
-	// Store keeps run history; default NewMemoryStore(1000).
+	// Store keeps run history; default NewMemoryStore(1000). New marks
+	// the runs it holds for Node that are still queued or running as
+	// failed (ErrInterrupted): their generator stopped without ending them.
 	Store RunStore
+	// Node names this generator among those sharing Store (cmd/casual
+	// passes its node id); runs record it, and New only interrupts the
+	// runs of its own node.
+	Node string
 	// Authorize, when set, checks every HTTP request of Routes against the
 	// app it touches ("" for a new app or none): an error is answered 403.
 	// It returns who is asking, recorded as Run.By. Unset, every request
 	// is allowed (the single-user local default).
 	Authorize func(r *http.Request, appID string) (by string, err error)
+
+	// clock is what retries wait on; tests set it.
+	clock clock
 }
 
 // Generator is the AI co-editor. It runs generations as peers of the
@@ -40,6 +49,7 @@ type Generator struct {
 	cfg   Config
 	conn  Connector
 	store RunStore
+	node  string
 	log   *slog.Logger
 	model model
 	authz func(r *http.Request, appID string) (string, error)
@@ -76,17 +86,43 @@ func New(cfg Config, conn Connector, opts Options) (*Generator, error) {
 	if opts.Store == nil {
 		opts.Store = NewMemoryStore(0)
 	}
+	log := opts.Logger.With(slog.String("peer", "ai"))
+	if err := interruptRuns(opts.Store, opts.Node, log); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	life, endLife := context.WithCancel(context.Background())
-	g := &Generator{cfg: cfg, conn: conn, store: opts.Store, log: opts.Logger.With(slog.String("peer", "ai")),
+	g := &Generator{cfg: cfg, conn: conn, store: opts.Store, node: opts.Node, log: log,
 		authz: opts.Authorize, slots: make(chan struct{}, cfg.MaxRuns), ctx: ctx, cancel: cancel, life: life, endLife: endLife, runs: make(map[string]*runState)}
 	if cfg.Offline() {
 		g.model = planner{}
 	} else {
-		g.model = newOpenAIModel(cfg, g.log)
+		if opts.clock == nil {
+			opts.clock = realClock{}
+		}
+		g.model = newOpenAIModel(cfg, g.log, opts.clock)
 	}
 	g.log.Info("AI co-editor ready", slog.String("config", cfg.String()))
 	return g, nil
+}
+
+// interruptTimeout bounds New's cleanup of interrupted runs.
+const interruptTimeout = 30 * time.Second
+
+// interruptRuns fails the runs a previous generator of this node left
+// queued or running: nothing will finish them now.
+func interruptRuns(store RunStore, node string, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), interruptTimeout)
+	defer cancel()
+	e := RunError{Code: errorCode(ErrInterrupted), Message: ErrInterrupted.Error()}
+	ids, err := store.Interrupt(ctx, node, e, time.Now().UTC())
+	if err != nil {
+		return fmt.Errorf("generate: mark interrupted runs: %w", err)
+	}
+	if len(ids) > 0 {
+		log.Warn("AI runs interrupted by a restart marked failed", slog.Int("runs", len(ids)), slog.Any("ids", ids))
+	}
+	return nil
 }
 
 // Model returns the name of the model runs use (PlannerModel offline).
@@ -184,7 +220,7 @@ func (g *Generator) Start(ctx context.Context, req Request) (Run, error) {
 	}
 	rs := &runState{done: make(chan struct{}), undo: canvas.NewUndo(), replica: sess.h, run: Run{
 		ID: id, AppID: string(sess.h.ID()), Kind: req.Kind, Mode: req.Mode, Status: StatusQueued,
-		Prompt: req.Prompt, Selection: req.Selection, Model: g.model.Name(), By: req.By, NewApp: newApp,
+		Prompt: req.Prompt, Selection: req.Selection, Model: g.model.Name(), By: req.By, Node: g.node, NewApp: newApp,
 		Applied: []AppliedOp{}, Skipped: []SkippedOp{}, CreatedAt: time.Now().UTC(),
 	}}
 	rctx, cancel := context.WithCancelCause(g.ctx)

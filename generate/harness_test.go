@@ -158,6 +158,24 @@ func (e *testEnv) wait(ctx context.Context, id string) Run {
 	return r
 }
 
+// applied waits until run id's record counts at least n applied ops (the
+// record follows each op's document change, so a peer can see the change
+// first) and returns it.
+func (e *testEnv) applied(ctx context.Context, id string, n int) Run {
+	e.t.Helper()
+	for {
+		r, err := e.gen.Get(ctx, id)
+		if err == nil && r.OpsApplied >= n {
+			return r
+		}
+		select {
+		case <-ctx.Done():
+			e.t.Fatalf("run %s never counted %d applied ops: %+v %v", id, n, r, err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
 // hasComponent is a WaitFor predicate.
 func hasComponent(id string) func(d *crdt.Doc) bool {
 	return func(d *crdt.Doc) bool { v, _ := d.Get("components", id); return v != nil }
@@ -233,6 +251,25 @@ func (s *sse) event(v any) {
 func (s *sse) content(text string) {
 	s.event(map[string]any{"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "fake-model",
 		"choices": []any{map[string]any{"index": 0, "delta": map[string]any{"content": text}, "finish_reason": nil}}})
+}
+
+// toolCall sends one delta of a streamed tool call, as OpenAI does: the
+// first delta of a call carries its id, type and name, the later ones
+// only its index and the next piece of its arguments.
+func (s *sse) toolCall(index int, id, name, args string) {
+	call := map[string]any{"index": index, "function": map[string]any{"arguments": args}}
+	if id != "" {
+		call["id"], call["type"] = id, "function"
+		call["function"] = map[string]any{"name": name, "arguments": args}
+	}
+	s.event(map[string]any{"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "fake-model",
+		"choices": []any{map[string]any{"index": 0, "delta": map[string]any{"tool_calls": []any{call}}, "finish_reason": nil}}})
+}
+
+// finish sends the last choice chunk with its finish reason.
+func (s *sse) finish(reason string) {
+	s.event(map[string]any{"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "fake-model",
+		"choices": []any{map[string]any{"index": 0, "delta": map[string]any{}, "finish_reason": reason}}})
 }
 
 // usage sends the final usage chunk (stream_options.include_usage).

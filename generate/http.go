@@ -216,6 +216,11 @@ func writeError(w http.ResponseWriter, err error) {
 		status = http.StatusConflict
 	case errors.Is(err, ErrRateLimited):
 		status = http.StatusTooManyRequests
+		wait := defaultRetryAfter
+		if pe := (*ProviderError)(nil); errors.As(err, &pe) && pe.RetryAfter > 0 {
+			wait = pe.RetryAfter
+		}
+		w.Header().Set("Retry-After", retryAfterSeconds(wait))
 	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		status = http.StatusGatewayTimeout
 	case errors.Is(err, ErrAuth), errors.Is(err, ErrUnknownModel), errors.Is(err, ErrProvider):

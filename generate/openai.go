@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
@@ -43,6 +42,9 @@ type ProviderError struct {
 	StatusCode int    // HTTP status; 0 for an error sent inside the stream
 	Message    string // the provider's message
 	Kind       error
+	// RetryAfter is the wait the provider asked for with its last 429 or
+	// 503 (its Retry-After header, capped), 0 if none.
+	RetryAfter time.Duration
 }
 
 // Error describes the failure with the provider's message.
@@ -62,16 +64,18 @@ var errTimeoutCause = errors.New("model request deadline")
 
 // openAIModel streams chat completions from an OpenAI-compatible API.
 type openAIModel struct {
-	cli *openai.Client
-	cfg Config
-	log *slog.Logger
+	cli   *openai.Client
+	cfg   Config
+	log   *slog.Logger
+	clock clock
+	tools []openai.Tool // the canvas ops as functions
 }
 
-func newOpenAIModel(cfg Config, log *slog.Logger) *openAIModel {
+func newOpenAIModel(cfg Config, log *slog.Logger, clk clock) *openAIModel {
 	oc := openai.DefaultConfig(cfg.APIKey)
 	oc.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
-	oc.HTTPClient = cfg.HTTPClient
-	return &openAIModel{cli: openai.NewClientWithConfig(oc), cfg: cfg, log: log}
+	oc.HTTPClient = withRetryAfter(cfg.HTTPClient, clk)
+	return &openAIModel{cli: openai.NewClientWithConfig(oc), cfg: cfg, log: log, clock: clk, tools: opTools()}
 }
 
 func (m *openAIModel) Name() string { return m.cfg.Model }
@@ -89,25 +93,43 @@ func (m *openAIModel) Stream(ctx context.Context, j *job, emit func(string) erro
 		req.Messages = append(req.Messages, openai.ChatCompletionMessage{Role: msg.Role, Content: msg.Content})
 		sent += len(msg.Content)
 	}
+	var calls *toolCalls
+	if j.onCall != nil {
+		req.Tools, req.ToolChoice = m.tools, "auto"
+		calls = newToolCalls(j.onCall)
+	}
 	var st streamStats
 	stream, err := m.open(ctx, req, &st)
 	if err != nil {
-		return st, m.classify(ctx, err)
+		return st, err
 	}
 	defer stream.Close()
 	var received int
 	for {
 		resp, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
+			if calls != nil {
+				if err := calls.flush(); err != nil {
+					return m.estimate(st, sent, received), err
+				}
+			}
 			break
 		}
 		if err != nil {
-			return m.estimate(st, sent, received), m.classify(ctx, err)
+			return m.estimate(st, sent, received), m.classify(ctx, err, 0)
 		}
 		if resp.Usage != nil {
 			st.In, st.Out, st.Reported = resp.Usage.PromptTokens, resp.Usage.CompletionTokens, true
 		}
 		for _, ch := range resp.Choices {
+			if calls != nil && len(ch.Delta.ToolCalls) > 0 {
+				for _, tc := range ch.Delta.ToolCalls {
+					received += len(tc.Function.Name) + len(tc.Function.Arguments)
+				}
+				if err := calls.feed(ch.Delta.ToolCalls); err != nil {
+					return m.estimate(st, sent, received), err
+				}
+			}
 			if ch.Delta.Content == "" {
 				continue
 			}
@@ -131,38 +153,46 @@ func (m *openAIModel) estimate(st streamStats, sent, received int) streamStats {
 
 func estimateTokens(bytes int) int { return (bytes + 3) / 4 }
 
-// open starts the stream, retrying answers 429 and 5xx with exponential
-// backoff; once the stream has started nothing is retried, since its ops
-// may already be applied.
+// open starts the stream, retrying answers 429 and 5xx: after the wait
+// the provider's Retry-After asks for (429 and 503), else with exponential
+// backoff. Once the stream has started nothing is retried, since its ops
+// may already be applied. Its errors are classified.
 func (m *openAIModel) open(ctx context.Context, req openai.ChatCompletionRequest, st *streamStats) (*openai.ChatCompletionStream, error) {
 	for attempt := 0; ; attempt++ {
-		s, err := m.cli.CreateChatCompletionStream(ctx, req)
+		hint := &retryHint{}
+		s, err := m.cli.CreateChatCompletionStream(context.WithValue(ctx, retryHintKey{}, hint), req)
 		if err == nil {
 			return s, nil
 		}
 		status := statusOf(err)
-		if status != http.StatusTooManyRequests && status < 500 || attempt >= m.cfg.MaxRetries || ctx.Err() != nil {
+		if status != http.StatusTooManyRequests && status < 500 || ctx.Err() != nil {
+			return nil, m.classify(ctx, err, 0)
+		}
+		delay, asked := retryDelay(m.cfg.RetryBackoff, attempt, hint)
+		var askedFor time.Duration
+		if asked {
+			askedFor = delay
+		}
+		if attempt >= m.cfg.MaxRetries {
+			return nil, m.classify(ctx, err, askedFor)
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay { // waiting could only end in a timeout
+			err = m.classify(ctx, err, askedFor)
+			var pe *ProviderError
+			if errors.As(err, &pe) && asked {
+				pe.Message += fmt.Sprintf(" (asked to retry after %v, past the request's %v timeout)", delay, m.cfg.Timeout)
+			} else if pe != nil {
+				pe.Message += fmt.Sprintf(" (the next retry, in %v, would come after the request's %v timeout)", delay, m.cfg.Timeout)
+			}
 			return nil, err
 		}
-		delay := backoff(m.cfg.RetryBackoff, attempt)
-		m.log.Info("model request refused; retrying", slog.Int("status", status),
-			slog.Int("attempt", attempt+1), slog.Duration("delay", delay))
+		m.log.Info("model request refused; retrying", slog.Int("status", status), slog.Int("attempt", attempt+1),
+			slog.Duration("delay", delay), slog.Bool("retry_after", asked))
 		st.Retries++
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil, err
+		if err := m.clock.Sleep(ctx, delay); err != nil {
+			return nil, m.classify(ctx, err, askedFor)
 		}
 	}
-}
-
-// backoff is base·2^attempt, jittered to 50-100% so retries of many runs
-// spread out.
-func backoff(base time.Duration, attempt int) time.Duration {
-	d := base << min(attempt, 10)
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
 
 func statusOf(err error) int {
@@ -180,7 +210,7 @@ func statusOf(err error) int {
 // classify turns an error of go-openai into ours: the request's deadline
 // becomes ErrTimeout, a cancelled run its cause, HTTP failures a
 // *ProviderError.
-func (m *openAIModel) classify(ctx context.Context, err error) error {
+func (m *openAIModel) classify(ctx context.Context, err error, retryAfter time.Duration) error {
 	if ctx.Err() != nil {
 		if cause := context.Cause(ctx); errors.Is(cause, errTimeoutCause) {
 			return fmt.Errorf("%w after %v", ErrTimeout, m.cfg.Timeout)
@@ -197,9 +227,9 @@ func (m *openAIModel) classify(ctx context.Context, err error) error {
 		return &ProviderError{StatusCode: status, Message: fmt.Sprintf("model %q at %s: %s (check %s and %s)",
 			m.cfg.Model, m.cfg.BaseURL, msg, EnvModel, EnvBaseURL), Kind: ErrUnknownModel}
 	case status == http.StatusTooManyRequests:
-		return &ProviderError{StatusCode: status, Message: msg, Kind: ErrRateLimited}
+		return &ProviderError{StatusCode: status, Message: msg, Kind: ErrRateLimited, RetryAfter: retryAfter}
 	case status != 0:
-		return &ProviderError{StatusCode: status, Message: msg, Kind: ErrProvider}
+		return &ProviderError{StatusCode: status, Message: msg, Kind: ErrProvider, RetryAfter: retryAfter}
 	}
 	var apiErr *openai.APIError
 	if errors.As(err, &apiErr) { // an error event inside the stream

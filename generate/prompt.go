@@ -31,6 +31,9 @@ type job struct {
 	newApp    bool
 	snap      *snapshot
 	msgs      []message
+	// onCall, when set, receives the operations the model sends as tool
+	// calls; the model is offered them as tools (see opTools).
+	onCall func(toolCall) error
 }
 
 // snapshot is what a job knows of the document when it starts.
@@ -82,6 +85,8 @@ const opRules = `Rules:
 - Change only what the request needs; update writes only the keys you give, so never repeat unchanged values.
 - Omit "page" to use the first page; omit position fields to append at the end.`
 
+const opToolsRule = `- You may instead call the operation functions, one call per operation, with the same fields; calls and lines are applied alike, each as soon as it is complete.`
+
 // buildMessages returns the chat messages of a job.
 func buildMessages(j *job) []message {
 	var sys strings.Builder
@@ -100,7 +105,11 @@ func buildMessages(j *job) []message {
 		return []message{{"system", sys.String()}, {"user", j.prompt}}
 	}
 	sys.WriteString("You edit the app the user is building by emitting operations on its document.\n\n")
-	sys.WriteString(opGrammar + "\n\n" + opRules + "\n\n")
+	sys.WriteString(opGrammar + "\n\n" + opRules + "\n")
+	if j.onCall != nil {
+		sys.WriteString(opToolsRule + "\n")
+	}
+	sys.WriteString("\n")
 	sys.WriteString(compactRegistry())
 	sys.WriteString("\n")
 	sys.WriteString(compactDocument(j.snap, j.selection))

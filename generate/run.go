@@ -54,6 +54,7 @@ type Run struct {
 	Selection []string `json:"selection,omitempty"`
 	Model     string   `json:"model"`
 	By        string   `json:"by,omitempty"`     // who asked
+	Node      string   `json:"node,omitempty"`   // the generator that ran it (Options.Node)
 	NewApp    bool     `json:"newApp,omitempty"` // the run created AppID
 	// Cursor is the component the run last worked on.
 	Cursor string `json:"cursor,omitempty"`
@@ -80,7 +81,7 @@ type Run struct {
 
 // AppliedOp is an operation the run applied.
 type AppliedOp struct {
-	Line   int    `json:"line"` // 1-based among the stream's operation lines
+	Line   int    `json:"line"` // 1-based among the stream's operations (JSON lines and tool calls)
 	Op     string `json:"op"`
 	Target string `json:"target,omitempty"` // component, page or handler id
 }
@@ -160,6 +161,26 @@ type RunStore interface {
 	// List returns the runs of an app ("" for all), newest first, at most
 	// limit of them (0: no limit).
 	List(ctx context.Context, appID string, limit int) ([]Run, error)
+	// Interrupt marks node's runs that are still queued or running as
+	// failed with e, finished at at, and returns their ids. A generator
+	// calls it when it starts: such runs belonged to a process that
+	// stopped without finishing them, and would otherwise stay "running"
+	// forever.
+	Interrupt(ctx context.Context, node string, e RunError, at time.Time) ([]string, error)
+}
+
+// Interrupt is what RunStore.Interrupt does to one run; every store uses
+// it so they agree.
+func (r *Run) Interrupt(e RunError, at time.Time) {
+	r.Status = StatusFailed
+	r.Error = &e
+	r.FinishedAt = at
+	r.Cursor = ""
+}
+
+// interrupted reports whether Interrupt applies to r.
+func interrupted(r Run, node string) bool {
+	return r.Node == node && !r.Status.Final()
 }
 
 // MemoryStore is a RunStore in memory that keeps the newest runs.
@@ -204,20 +225,39 @@ func (s *MemoryStore) Get(_ context.Context, id string) (Run, error) {
 	return r.clone(), nil
 }
 
+// Interrupt implements RunStore.
+func (s *MemoryStore) Interrupt(_ context.Context, node string, e RunError, at time.Time) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for _, id := range s.order {
+		r := s.runs[id]
+		if interrupted(r, node) {
+			r.Interrupt(e, at)
+			s.runs[id] = r
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
 // List implements RunStore.
 func (s *MemoryStore) List(_ context.Context, appID string, limit int) ([]Run, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Run
 	for i := len(s.order) - 1; i >= 0; i-- {
-		r := s.runs[s.order[i]]
-		if appID != "" && r.AppID != appID {
-			continue
+		if r := s.runs[s.order[i]]; appID == "" || r.AppID == appID {
+			out = append(out, r)
 		}
-		out = append(out, r.clone())
-		if limit > 0 && len(out) == limit {
-			break
-		}
+	}
+	// Newest first by creation; runs created together stay newest put first.
+	slices.SortStableFunc(out, func(a, b Run) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	for i := range out {
+		out[i] = out[i].clone()
 	}
 	return out, nil
 }

@@ -63,7 +63,7 @@ func TestOpsReachAnotherPeerWhileTheStreamIsStillOpen(t *testing.T) {
 		t.Fatal("the stream ended before the peer saw its first op")
 	default:
 	}
-	if r, _ := env.gen.Get(ctx, run.ID); r.Status != StatusRunning || r.OpsApplied != 1 || r.Cursor != "title" {
+	if r := env.applied(ctx, run.ID, 1); r.Status != StatusRunning || r.OpsApplied != 1 || r.Cursor != "title" {
 		t.Fatalf("mid-stream run = status %s, applied %d, cursor %q", r.Status, r.OpsApplied, r.Cursor)
 	}
 	pres := waitPresence(t, h, func(p presenceMsg) bool { return p.Type == "snapshot" && p.State["cursor"] == "title" })
@@ -408,6 +408,7 @@ func TestRunsBeyondMaxRunsWaitQueued(t *testing.T) {
 	if err != nil || second.Status != StatusCancelled || !second.StartedAt.IsZero() {
 		t.Fatalf("cancelled queued run = %s started %v, %v", second.Status, second.StartedAt, err)
 	}
+	env.applied(ctx, first.ID, 1)
 	if r, _ := env.gen.Cancel(ctx, first.ID); r.Status != StatusCancelled || r.OpsApplied != 1 {
 		t.Fatalf("first run = %s applied %d", r.Status, r.OpsApplied)
 	}

@@ -1,6 +1,9 @@
-// The AI prompt box: starts a generation run on the open app
-// (POST /v1/generate/manifest), follows it live by polling the run, and
-// offers cancel while it runs and accept/reject for a suggestion.
+// The AI prompt box: starts a generation run on the open app —
+// Generate (POST /v1/generate/manifest), Components (…/components, scoped
+// to the selected component), Optimize (…/optimize) — follows it live by
+// polling the run, and offers cancel while it runs and accept/reject for
+// a suggestion. Explain (…/explain) shows the app, or the selected
+// component, in words.
 import { h } from "./render.js"
 
 interface DiffEntry {
@@ -18,8 +21,11 @@ interface SkippedOp {
   reason: string
 }
 
+type RunKind = "manifest" | "components" | "optimize"
+
 export interface Run {
   id: string
+  kind?: RunKind
   status: "queued" | "running" | "done" | "cancelled" | "failed"
   mode: "live" | "suggest"
   opsApplied: number
@@ -32,8 +38,13 @@ export interface Run {
 const FINISHED = new Set(["done", "cancelled", "failed"])
 const POLL_MS = 300
 
+export interface Explanation {
+  text: string
+  model: string
+}
+
 /** api calls a generation endpoint; a failure throws the server's message. */
-async function api(method: string, url: string, body?: unknown): Promise<Run> {
+async function api<T = Run>(method: string, url: string, body?: unknown): Promise<T> {
   const res = await fetch(url, {
     method,
     headers: body === undefined ? {} : { "Content-Type": "application/json" },
@@ -41,7 +52,7 @@ async function api(method: string, url: string, body?: unknown): Promise<Run> {
   })
   const data = await res.json().catch(() => ({}))
   if (!res.ok) throw new Error(data?.error?.message ?? `error ${res.status}`)
-  return data as Run
+  return data as T
 }
 
 export class AIPanel {
@@ -49,12 +60,17 @@ export class AIPanel {
   private prompt: HTMLInputElement
   private mode: HTMLSelectElement
   private go: HTMLButtonElement
+  private comps: HTMLButtonElement
+  private optimize: HTMLButtonElement
+  private explain: HTMLButtonElement
   private out: HTMLElement
   private run: Run | null = null
   private timer: ReturnType<typeof setTimeout> | undefined
   private error = ""
+  private explanation: { of: string; text: string } | null = null
 
-  constructor(private appId: string) {
+  /** selection returns the component selected in the builder, if any. */
+  constructor(private appId: string, private selection: () => string | null = () => null) {
     const box = h("section", "b-ai")
     box.id = "ai-box"
     box.append(h("h3", "", "AI"))
@@ -68,12 +84,28 @@ export class AIPanel {
     this.mode.append(new Option("Live", "live"), new Option("Suggest", "suggest"))
     this.go = h("button", "b-btn b-primary", "Generate") as HTMLButtonElement
     this.go.id = "ai-generate"
+    this.go.title = "Build or change the app as the prompt asks"
+    const button = (id: string, label: string, title: string, onclick: () => void) => {
+      const b = h("button", "b-btn", label) as HTMLButtonElement
+      b.id = id
+      b.type = "button"
+      b.title = title
+      b.onclick = onclick
+      return b
+    }
+    this.comps = button("ai-components", "Components", "Add or regenerate components in the selected component, as the prompt asks",
+      () => void this.start("components"))
+    this.optimize = button("ai-optimize", "Optimize", "Even out the app's layout and consistency (the prompt, if any, says what to focus on)",
+      () => void this.start("optimize"))
+    this.explain = button("ai-explain", "Explain", "Describe the selected component, or the whole app, in words", () => void this.describe())
     const row = h("div", "b-ai-row")
     row.append(this.mode, this.go)
-    form.append(this.prompt, row)
+    const more = h("div", "b-ai-row")
+    more.append(this.comps, this.optimize, this.explain)
+    form.append(this.prompt, row, more)
     form.onsubmit = e => {
       e.preventDefault()
-      void this.start()
+      void this.start("manifest")
     }
     this.out = h("div", "b-ai-out")
     this.out.id = "ai-run"
@@ -86,18 +118,45 @@ export class AIPanel {
     return !!this.run && !FINISHED.has(this.run.status)
   }
 
-  private async start(): Promise<void> {
+  private async start(kind: RunKind): Promise<void> {
     const prompt = this.prompt.value.trim()
-    if (!prompt || this.busy()) return
+    if (this.busy()) return
+    const body: Record<string, unknown> = { prompt, appId: this.appId, mode: this.mode.value }
+    if (kind === "components") {
+      const sel = this.selection()
+      if (!sel) return this.fail("Select a component first: Components works inside the selection.")
+      body.selection = [sel]
+    }
+    if (!prompt && kind !== "optimize") return this.fail("Describe what you want first.")
     this.error = ""
-    this.go.disabled = true
+    this.go.disabled = this.comps.disabled = this.optimize.disabled = true
     try {
-      this.show(await api("POST", "/v1/generate/manifest", { prompt, appId: this.appId, mode: this.mode.value }))
+      this.show(await api("POST", `/v1/generate/${kind}`, body))
     } catch (err) {
       this.run = null
-      this.error = err instanceof Error ? err.message : String(err)
-      this.render()
+      this.fail(err)
     }
+  }
+
+  /** describe asks the server to explain the selected component, or the app. */
+  private async describe(): Promise<void> {
+    const sel = this.selection()
+    this.error = ""
+    this.explain.disabled = true
+    try {
+      const ex = await api<Explanation>("POST", "/v1/generate/explain", sel ? { appId: this.appId, componentId: sel } : { appId: this.appId })
+      this.explanation = { of: sel ?? "", text: ex.text }
+      this.render()
+    } catch (err) {
+      this.fail(err)
+    } finally {
+      this.explain.disabled = false
+    }
+  }
+
+  private fail(err: unknown): void {
+    this.error = err instanceof Error ? err.message : String(err)
+    this.render()
   }
 
   private show(run: Run): void {
@@ -133,10 +192,15 @@ export class AIPanel {
   private render(): void {
     const out = this.out
     out.replaceChildren()
-    this.go.disabled = this.busy()
+    this.go.disabled = this.comps.disabled = this.optimize.disabled = this.busy()
     const run = this.run
     if (run) {
       const head = h("div", "b-ai-head")
+      if (run.kind && run.kind !== "manifest") {
+        const kind = h("span", "b-muted", run.kind)
+        kind.id = "ai-kind"
+        head.append(kind)
+      }
       const st = h("span", `b-ai-status b-ai-${run.status}`, run.status)
       st.id = "ai-status"
       st.dataset.status = run.status
@@ -196,6 +260,13 @@ export class AIPanel {
           out.append(acts)
         } else out.append(h("p", "b-muted", `Suggestion ${sug.state}.`))
       }
+    }
+    if (this.explanation) {
+      const ex = h("div", "b-ai-explain")
+      ex.id = "ai-explanation"
+      ex.dataset.of = this.explanation.of
+      ex.append(h("b", "", this.explanation.of ? `About ${this.explanation.of}` : "About this app"), h("p", "", this.explanation.text))
+      out.append(ex)
     }
     if (this.error) {
       const e = h("p", "b-ai-error", this.error)

@@ -1,7 +1,9 @@
 // The builder's AI prompt box, two builders on one app against the real
 // server (its offline planner answers: no API key): a live run builds
 // components both builders see; a suggest-mode run shows a diff that
-// Reject drops and Accept merges.
+// Reject drops and Accept merges; Components works inside the selected
+// component, Optimize evens out the layout, Explain shows the app or the
+// selected component in words.
 //
 // Needs a server that mounts /v1/generate (the casual binary:
 // CASUAL_BIN=/tmp/casual); against one that does not, the tests skip.
@@ -32,12 +34,18 @@ after(async () => {
 
 const count = p => p.locator(".cx-page [data-id]").count()
 
-async function generate(page, prompt, mode) {
+async function generate(page, prompt, mode, button = "#ai-generate") {
   await page.locator("#ai-prompt").fill(prompt)
   await page.locator("#ai-mode").selectOption(mode)
-  await page.locator("#ai-generate").click()
+  await page.locator(button).click()
   await page.locator("#ai-status").waitFor({ timeout: 10000 })
   await waitFor(async () => (await page.locator("#ai-status").getAttribute("data-status")) === "done", "the run done", 20000)
+}
+
+/** select selects a component through its row in the layers panel. */
+async function select(page, id) {
+  await page.locator(`#layers [data-layer-id="${id}"]`).click()
+  await page.locator(`#layers .b-layer-selected[data-layer-id="${id}"]`).waitFor()
 }
 
 test("a live run from one builder builds components the other sees", async t => {
@@ -81,4 +89,55 @@ test("Accept merges a suggestion into the shared document", async t => {
   await waitFor(async () => (await alice.locator("#ai-diff").getAttribute("data-state")) === "accepted", "accepted")
   assert.deepEqual(alice.errors, [])
   assert.deepEqual(bob.errors, [])
+})
+
+test("Components needs a selection, then builds inside the selected container", async t => {
+  if (!hasGenerate) return t.skip("the server does not mount /v1/generate")
+  await alice.locator("#ai-prompt").fill("a contact form")
+  await alice.locator("#ai-components").click()
+  await waitFor(async () => /Select a component first/.test(await alice.locator("#ai-box").innerText()), "the selection hint")
+  assert.equal(await bob.locator('.cx-page [data-id="contact-form"]').count(), 0, "nothing built without a selection")
+
+  await select(alice, "todo-app")
+  const started = alice.waitForResponse(r => r.url().endsWith("/v1/generate/components") && r.request().method() === "POST")
+  await generate(alice, "a contact form", "live", "#ai-components")
+  const res = await started
+  assert.equal(res.status(), 202)
+  assert.deepEqual(JSON.parse(res.request().postData()).selection, ["todo-app"])
+  assert.equal(await alice.locator("#ai-kind").innerText(), "components")
+  // Bob sees the form inside the card Alice had selected.
+  await bob.locator('.cx-page [data-id="todo-app"] [data-id="contact-form"]').waitFor({ timeout: 10000 })
+  await bob.locator('.cx-page [data-id="todo-app"] [data-id="contact-title"]').waitFor()
+})
+
+test("Optimize runs on the whole app without a prompt", async t => {
+  if (!hasGenerate) return t.skip("the server does not mount /v1/generate")
+  await alice.locator("#ai-prompt").fill("")
+  const started = alice.waitForResponse(r => r.url().endsWith("/v1/generate/optimize") && r.request().method() === "POST")
+  await alice.locator("#ai-optimize").click()
+  assert.equal((await started).status(), 202)
+  await waitFor(async () => (await alice.locator("#ai-status").getAttribute("data-status")) === "done", "the optimize run done", 20000)
+  assert.equal(await alice.locator("#ai-kind").innerText(), "optimize")
+  // The todo card now holds the contact form too, and has no gap of its own: evened out.
+  assert.ok(Number(await alice.locator("#ai-applied").innerText()) > 0, "layout updates applied")
+  assert.equal(await alice.locator("#ai-skipped").innerText(), "0")
+})
+
+test("Explain shows the selected component, or the whole app, in words", async t => {
+  if (!hasGenerate) return t.skip("the server does not mount /v1/generate")
+  await select(alice, "todo-add")
+  await alice.locator("#ai-explain").click()
+  const ex = alice.locator("#ai-explanation")
+  await waitFor(async () => (await ex.count()) > 0 && (await ex.getAttribute("data-of")) === "todo-add", "the component explained")
+  assert.match(await ex.innerText(), /About todo-add/)
+  assert.match(await ex.innerText(), /todo-add is .* inside todo-add-row\..*On click it runs addTodo/s)
+
+  await alice.keyboard.press("Escape")
+  await alice.locator("#artboard").click({ position: { x: 5, y: 5 } }) // empty artboard: nothing selected
+  await alice.locator("#layers .b-layer-selected").waitFor({ state: "detached" })
+  await alice.locator("#ai-explain").click()
+  await waitFor(async () => (await ex.getAttribute("data-of")) === "", "the app explained")
+  assert.match(await ex.innerText(), /About this app/)
+  assert.match(await ex.innerText(), /has \d+ page\(s\) and \d+ component\(s\)/)
+  assert.deepEqual(alice.errors, [])
 })
