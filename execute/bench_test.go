@@ -26,14 +26,18 @@ func reportPercentiles(b *testing.B, samples []time.Duration) {
 // Engine.Run sees it (request encoding, the run in a fresh JS context,
 // answer decoding). "idle" leaves the instance time between runs to build
 // its next context, as between clicks; "back-to-back" puts that on the
-// critical path, as under sustained load.
+// critical path, as under sustained load, with one instance; "pool of 4"
+// is back to back on the default pool (2 × GOMAXPROCS warm instances),
+// which hands each run the instance idle longest, so its context is
+// usually built.
 func BenchmarkWarmTrivialHandler(b *testing.B) {
 	for _, bc := range []struct {
-		name  string
-		pause time.Duration
-	}{{"idle", 5 * time.Millisecond}, {"back-to-back", 0}} {
+		name      string
+		pause     time.Duration
+		instances int
+	}{{"idle", 5 * time.Millisecond, 1}, {"back-to-back", 0, 1}, {"pool of 4", 0, 4}} {
 		b.Run(bc.name, func(b *testing.B) {
-			e := newEngine(b, func(c *execute.Config) { c.Warm, c.MaxConcurrent = 1, 1 })
+			e := newEngine(b, func(c *execute.Config) { c.Warm, c.MaxConcurrent = bc.instances, bc.instances })
 			ctx := context.Background()
 			job := execute.Job{Lang: "js", Source: `export default ({input}) => ({output: input + 1})`, Input: 1}
 			samples := make([]time.Duration, 0, b.N)

@@ -32,7 +32,9 @@ func BlobKey(data []byte) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-func checkBlobKey(key string) error {
+// CheckBlobKey returns an error wrapping ErrNotFound if key is not a
+// well-formed content address.
+func CheckBlobKey(key string) error {
 	if !blobKeyPattern.MatchString(key) {
 		return fmt.Errorf("blob key %q: want sha256:<64 lowercase hex>: %w", truncate(key, 80), ErrNotFound)
 	}
@@ -121,7 +123,7 @@ func (d *DirBlobs) Put(ctx context.Context, data []byte) (string, error) {
 
 // Get implements BlobStore.
 func (d *DirBlobs) Get(ctx context.Context, key string) ([]byte, error) {
-	if err := checkBlobKey(key); err != nil {
+	if err := CheckBlobKey(key); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {

@@ -16,8 +16,11 @@
 //     scripts/build-quickjs.sh from execute/guest), WASM modules on a fresh
 //     instance per run. Guests get no filesystem, network or environment;
 //     an instance that breaks a limit is closed, never reused.
-//   - History records executions (memory, or bbolt on disk); BlobStore
-//     keeps uploaded modules by content hash (memory, or a directory).
+//   - History records executions (memory, bbolt on disk, or PostgreSQL's
+//     executions table in execute/postgres, shared by nodes) and is the
+//     fence that lets one executor hold a run, under a renewed lease;
+//     historytest is the contract every History passes. BlobStore keeps
+//     uploaded modules by content hash (memory, or a directory).
 //
 // A handler's source is an ES module whose default export is a function,
 // sync or async, called with ctx = {input, state, event}; it returns

@@ -35,16 +35,20 @@ type Options struct {
 	Engine Config
 	Peer   PeerConfig
 	// History replaces the default (bbolt under DataDir, else memory):
-	// executors on several nodes should share one.
+	// executors on several nodes should share one (execute/postgres).
 	History History
 	// Blobs replaces the default module store (DataDir/blobs, else memory).
 	Blobs BlobStore
 	// Authorize, if set, is asked before each API request: write is true
 	// for requests that queue runs or upload modules. A non-nil error is
 	// answered 403 (or 401 if it wraps ErrUnauthenticated).
-	Authorize  func(r *http.Request, app string, write bool) error
-	Registerer prometheus.Registerer
-	Logger     *slog.Logger
+	Authorize func(r *http.Request, app string, write bool) error
+	// AuthorizeRun, if set, decides who may queue a run through the API
+	// (POST /v1/apps/{id}/execute) instead of Authorize(r, app, true):
+	// a run-mode embed may start handlers without write access to the app.
+	AuthorizeRun func(r *http.Request, app string) error
+	Registerer   prometheus.Registerer
+	Logger       *slog.Logger
 }
 
 // ErrUnauthenticated is for Options.Authorize: the request has no valid

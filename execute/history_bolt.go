@@ -15,13 +15,18 @@ import (
 // within the process that opened the file.
 //
 // Layout: bucket "runs" maps app \x00 queuedAt(8 bytes, big endian) \x00 id
-// to the record's JSON, so an app's records sort by time; bucket "ids"
-// maps id to that key.
+// to the record's JSON, so an app's records sort by time; bucket "keys"
+// maps app \x00 id to that key, and bucket "ids" maps id to the key of
+// the newest run with that id (run ids are unique across apps, but a
+// client writing runs into a document may pick any id). Bucket "apps" maps
+// an app to its held runs and last heads (JSON), for Claim.
 type BoltHistory struct{ db *bbolt.DB }
 
 var (
 	boltRuns = []byte("runs")
 	boltIDs  = []byte("ids")
+	boltKeys = []byte("keys")
+	boltApps = []byte("apps")
 )
 
 // OpenBoltHistory opens or creates the history file at path.
@@ -31,7 +36,7 @@ func OpenBoltHistory(path string) (*BoltHistory, error) {
 		return nil, fmt.Errorf("open execution history %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{boltRuns, boltIDs} {
+		for _, b := range [][]byte{boltRuns, boltIDs, boltKeys, boltApps} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -56,7 +61,10 @@ func boltKey(rec Record) []byte {
 
 // find returns the stored key and record of (app, id), if any.
 func (h *BoltHistory) find(tx *bbolt.Tx, app, id string) ([]byte, *Record, error) {
-	key := tx.Bucket(boltIDs).Get([]byte(id))
+	key := tx.Bucket(boltKeys).Get(appID(app, id))
+	if key == nil { // written before the keys bucket existed
+		key = tx.Bucket(boltIDs).Get([]byte(id))
+	}
 	if key == nil {
 		return nil, nil, nil
 	}
@@ -74,7 +82,32 @@ func (h *BoltHistory) find(tx *bbolt.Tx, app, id string) ([]byte, *Record, error
 	return append([]byte(nil), key...), &rec, nil
 }
 
-func (h *BoltHistory) store(tx *bbolt.Tx, oldKey []byte, rec Record) error {
+// appRuns reads an app's held runs and last heads.
+func (h *BoltHistory) appRuns(tx *bbolt.Tx, app string) (*appRuns, error) {
+	a := &appRuns{}
+	if data := tx.Bucket(boltApps).Get([]byte(app)); data != nil {
+		if err := json.Unmarshal(data, a); err != nil {
+			return nil, fmt.Errorf("decode runs of %s: %w", app, err)
+		}
+	}
+	return a, nil
+}
+
+// store writes rec over the record at oldKey (nil: a new one) and notes it
+// in its app's runs; finished: by Finish.
+func (h *BoltHistory) store(tx *bbolt.Tx, oldKey []byte, rec Record, finished bool) error {
+	a, err := h.appRuns(tx, rec.App)
+	if err != nil {
+		return err
+	}
+	a.note(rec, finished)
+	adata, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(boltApps).Put([]byte(rec.App), adata); err != nil {
+		return err
+	}
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("encode execution %s: %w", rec.ID, err)
@@ -87,27 +120,74 @@ func (h *BoltHistory) store(tx *bbolt.Tx, oldKey []byte, rec Record) error {
 	if err := runs.Put(key, data); err != nil {
 		return err
 	}
+	if err := tx.Bucket(boltKeys).Put(appID(rec.App, rec.ID), key); err != nil {
+		return err
+	}
 	return tx.Bucket(boltIDs).Put([]byte(rec.ID), key)
 }
 
+func appID(app, id string) []byte { return []byte(app + "\x00" + id) }
+
 // Claim implements History.
-func (h *BoltHistory) Claim(ctx context.Context, rec Record) (ok bool, err error) {
+func (h *BoltHistory) Claim(ctx context.Context, rec Record) (c Claim, err error) {
 	if err := ctx.Err(); err != nil {
-		return false, fmt.Errorf("claim %s: %w", rec.ID, err)
+		return c, fmt.Errorf("claim %s: %w", rec.ID, err)
 	}
 	err = h.db.Update(func(tx *bbolt.Tx) error {
 		key, old, err := h.find(tx, rec.App, rec.ID)
 		if err != nil {
 			return err
 		}
-		if old != nil && old.Executor != "" && old.Executor != rec.Executor {
+		a, err := h.appRuns(tx, rec.App)
+		if err != nil {
+			return err
+		}
+		if c = decide(old, a, rec); !c.Won {
 			return nil
 		}
-		ok = true
-		return h.store(tx, key, rec)
+		return h.store(tx, key, rec, false)
 	})
 	if err != nil {
-		return false, fmt.Errorf("claim %s: %w", rec.ID, err)
+		return Claim{}, fmt.Errorf("claim %s: %w", rec.ID, err)
+	}
+	return c, nil
+}
+
+// Renew implements History.
+func (h *BoltHistory) Renew(ctx context.Context, app, id, executor string, until time.Time) (ok bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("renew %s: %w", id, err)
+	}
+	err = h.db.Update(func(tx *bbolt.Tx) error {
+		key, old, err := h.find(tx, app, id)
+		if err != nil || !holds(old, executor) {
+			return err
+		}
+		ok = true
+		old.LeaseUntil = &until
+		return h.store(tx, key, *old, false)
+	})
+	if err != nil {
+		return false, fmt.Errorf("renew %s: %w", id, err)
+	}
+	return ok, nil
+}
+
+// Finish implements History.
+func (h *BoltHistory) Finish(ctx context.Context, rec Record) (ok bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("finish %s: %w", rec.ID, err)
+	}
+	err = h.db.Update(func(tx *bbolt.Tx) error {
+		key, old, err := h.find(tx, rec.App, rec.ID)
+		if err != nil || old != nil && !holds(old, rec.Executor) {
+			return err
+		}
+		ok = true
+		return h.store(tx, key, rec, true)
+	})
+	if err != nil {
+		return false, fmt.Errorf("finish %s: %w", rec.ID, err)
 	}
 	return ok, nil
 }
@@ -122,7 +202,7 @@ func (h *BoltHistory) Put(ctx context.Context, rec Record) error {
 		if err != nil {
 			return err
 		}
-		return h.store(tx, key, rec)
+		return h.store(tx, key, rec, false)
 	})
 	if err != nil {
 		return fmt.Errorf("put %s: %w", rec.ID, err)

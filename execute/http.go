@@ -55,15 +55,21 @@ func (x *Executor) authorize(w http.ResponseWriter, r *http.Request, app string,
 	if x.opts.Authorize == nil {
 		return true
 	}
-	if err := x.opts.Authorize(r, app, write); err != nil {
-		if errors.Is(err, ErrUnauthenticated) {
-			writeError(w, http.StatusUnauthorized, "unauthenticated", err.Error())
-		} else {
-			writeError(w, http.StatusForbidden, "forbidden", err.Error())
-		}
-		return false
+	return x.answerAuth(w, x.opts.Authorize(r, app, write))
+}
+
+// answerAuth answers a refused request (401 or 403) and reports whether
+// err let it through.
+func (x *Executor) answerAuth(w http.ResponseWriter, err error) bool {
+	if err == nil {
+		return true
 	}
-	return true
+	if errors.Is(err, ErrUnauthenticated) {
+		writeError(w, http.StatusUnauthorized, "unauthenticated", err.Error())
+	} else {
+		writeError(w, http.StatusForbidden, "forbidden", err.Error())
+	}
+	return false
 }
 
 type executeBody struct {
@@ -72,8 +78,16 @@ type executeBody struct {
 }
 
 func (x *Executor) handleExecute(w http.ResponseWriter, r *http.Request) {
-	app, ok := x.app(w, r, true)
-	if !ok {
+	app, err := crdt.ParseDocID(r.PathValue("id"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_app_id", err.Error())
+		return
+	}
+	if x.opts.AuthorizeRun != nil {
+		if !x.answerAuth(w, x.opts.AuthorizeRun(r, string(app))) {
+			return
+		}
+	} else if !x.authorize(w, r, string(app), true) {
 		return
 	}
 	var body executeBody

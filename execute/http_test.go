@@ -12,8 +12,11 @@ import (
 
 	"github.com/casual-dev/casual/canvas"
 	"github.com/casual-dev/casual/collab"
+	"github.com/casual-dev/casual/collab/client"
 	"github.com/casual-dev/casual/crdt"
 	"github.com/casual-dev/casual/execute"
+	"github.com/casual-dev/casual/execute/historytest"
+	"github.com/casual-dev/casual/execute/postgres"
 )
 
 type apiServer struct {
@@ -21,17 +24,27 @@ type apiServer struct {
 	cs  *collab.Server
 }
 
-// startAPI runs the sync server and an Executor (bbolt history and blob
-// directory in a temporary data dir) with its routes on a loopback server.
-func startAPI(t *testing.T, authorize func(*http.Request, string, bool) error) *apiServer {
+// startAPI runs the sync server and an Executor (blob directory, and the
+// bbolt history unless hist is set, in a temporary data dir) with its
+// routes on a loopback server.
+func startAPI(t *testing.T, hist execute.History, authorize func(*http.Request, string, bool) error) *apiServer {
 	t.Helper()
-	cs := startServer(t)
+	return startNode(t, startServer(t), "exec-api", hist, nil, authorize)
+}
+
+// startNode runs an Executor on cs (one node of several when they share
+// cs, a history and blobs) with its routes on a loopback server.
+func startNode(t *testing.T, cs *collab.Server, id string, hist execute.History, blobs execute.BlobStore,
+	authorize func(*http.Request, string, bool) error) *apiServer {
+	t.Helper()
 	x, err := execute.Open(testCtx(t), execute.Options{
 		DataDir:   t.TempDir(),
 		Dial:      dialer(cs, "executor"),
-		NodeID:    "exec-api",
+		NodeID:    id,
 		Engine:    execute.Config{QuickJS: quickJS(t), CacheDir: engineCache(), Warm: 1},
 		Authorize: authorize,
+		History:   hist,
+		Blobs:     blobs,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -72,8 +85,15 @@ func (s *apiServer) do(t *testing.T, method, path string, body any) (int, map[st
 	return resp.StatusCode, out, resp.Header
 }
 
+// TestExecutionAPI: the API answers from the bbolt history of a single
+// node and from the PostgreSQL executions table alike.
 func TestExecutionAPI(t *testing.T) {
-	s := startAPI(t, nil)
+	t.Run("bbolt", func(t *testing.T) { testExecutionAPI(t, nil) })
+	t.Run("postgres", func(t *testing.T) { testExecutionAPI(t, pgHistories(t)[0]) })
+}
+
+func testExecutionAPI(t *testing.T, hist execute.History) {
+	s := startAPI(t, hist, nil)
 	browser := newClient(t, s.cs, "builder")
 	h := newApp(t, browser, map[string]string{
 		"greet": `export default async ({input}) => { console.log("hi"); return {output: "hello " + input.name} }`,
@@ -93,8 +113,12 @@ func TestExecutionAPI(t *testing.T) {
 		t.Fatalf("execute: %d %v %v", code, queued, hdr)
 	}
 	waitRun(t, h, queued["id"].(string))
-	code, got, _ := s.do(t, "GET", "/v1/executions/"+queued["id"].(string), nil)
-	if code != http.StatusOK || got["output"] != "hello bob" {
+	var got map[string]any
+	waitUntil(t, "the history has the result", func() bool { // written just after the document
+		code, got, _ = s.do(t, "GET", "/v1/executions/"+queued["id"].(string), nil)
+		return code != http.StatusOK || got["status"] == "completed" || got["status"] == "failed"
+	})
+	if code != http.StatusOK || got["output"] != "hello bob" || got["status"] != "completed" || got["attempts"] != 1.0 {
 		t.Errorf("get: %d %v", code, got)
 	}
 	code, list, _ := s.do(t, "GET", app+"/executions", nil)
@@ -104,20 +128,7 @@ func TestExecutionAPI(t *testing.T) {
 	}
 
 	// Modules: upload, point a handler at it, run it.
-	code, up, _ := s.do(t, "POST", app+"/modules", echoModule())
-	if code != http.StatusCreated {
-		t.Fatalf("upload: %d %v", code, up)
-	}
-	err := h.Change(testCtx(t), "wasm handler", func(d *crdt.Doc) error {
-		_, err := canvas.SetHandler(d, canvas.Actor{}, canvas.HandlerSpec{ID: "echo", Name: "echo", Lang: "wasm", Module: up["module"].(string)})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.WaitAcked(testCtx(t)); err != nil {
-		t.Fatal(err)
-	}
+	uploadEcho(t, s, h)
 	code, rec, _ = s.do(t, "POST", app+"/execute", map[string]any{"handler": "echo", "input": 7, "wait": true})
 	if out, _ := rec["output"].(map[string]any); code != http.StatusOK || out["input"] != 7.0 {
 		t.Errorf("wasm run: %d %v", code, rec)
@@ -149,7 +160,7 @@ func TestExecutionAPI(t *testing.T) {
 }
 
 func TestExecutionAPIAsksAuthorize(t *testing.T) {
-	s := startAPI(t, func(r *http.Request, app string, write bool) error {
+	s := startAPI(t, nil, func(r *http.Request, app string, write bool) error {
 		switch {
 		case r.Header.Get("Authorization") == "":
 			return execute.ErrUnauthenticated
@@ -163,5 +174,41 @@ func TestExecutionAPIAsksAuthorize(t *testing.T) {
 	code, _, _ := s.do(t, "POST", "/v1/apps/"+string(h.ID())+"/execute", map[string]any{"handler": "f"})
 	if code != http.StatusUnauthorized {
 		t.Errorf("no credentials: %d, want 401", code)
+	}
+}
+
+// TestModuleUploadedOnOneNodeRunsOnAnother: nodes sharing PostgreSQL share
+// uploaded modules, so a run executes on whichever node claims it.
+func TestModuleUploadedOnOneNodeRunsOnAnother(t *testing.T) {
+	cs := startServer(t)
+	ha, hb := historytest.PostgresHistories(t)
+	a := startNode(t, cs, "exec-a", ha, ha.(*postgres.History).Blobs(), nil)
+	b := startNode(t, cs, "exec-b", hb, hb.(*postgres.History).Blobs(), nil)
+	h := newApp(t, newClient(t, cs, "browser"), nil)
+	app := "/v1/apps/" + string(h.ID())
+	uploadEcho(t, a, h) // through node a
+	code, rec, _ := b.do(t, "POST", app+"/execute", map[string]any{"handler": "echo", "input": 7, "wait": true})
+	if out, _ := rec["output"].(map[string]any); code != http.StatusOK || rec["executor"] != "exec-b" || out["input"] != 7.0 {
+		t.Errorf("run through node b: %d %v", code, rec)
+	}
+}
+
+// uploadEcho uploads echoModule through s and points the app's handler
+// "echo" at it, and waits until the server has the handler.
+func uploadEcho(t *testing.T, s *apiServer, h *client.Handle) {
+	t.Helper()
+	code, up, _ := s.do(t, "POST", "/v1/apps/"+string(h.ID())+"/modules", echoModule())
+	if code != http.StatusCreated {
+		t.Fatalf("upload: %d %v", code, up)
+	}
+	err := h.Change(testCtx(t), "wasm handler", func(d *crdt.Doc) error {
+		_, err := canvas.SetHandler(d, canvas.Actor{}, canvas.HandlerSpec{ID: "echo", Name: "echo", Lang: "wasm", Module: up["module"].(string)})
+		return err
+	})
+	if err == nil {
+		err = h.WaitAcked(testCtx(t))
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -26,6 +26,9 @@ var (
 	// no default-exported function, a result that is not {output?,
 	// state?}, a malformed WASM module, imports it may not have).
 	ErrInvalidHandler = errors.New("invalid handler")
+	// ErrExecutorLost: the executors that started a run stopped renewing
+	// its lease MaxAttempts times (see Peer); code "executor_lost".
+	ErrExecutorLost = errors.New("executor lost")
 	// ErrQueueFull: more runs are waiting than Config.MaxQueue allows.
 	ErrQueueFull = errors.New("execution queue full")
 	// ErrClosed: the engine or peer was closed.

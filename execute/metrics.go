@@ -60,6 +60,8 @@ func Outcome(err error) string {
 		return "stack"
 	case errors.Is(err, ErrInvalidHandler):
 		return "invalid"
+	case errors.Is(err, ErrExecutorLost):
+		return "executor_lost"
 	}
 	return "error"
 }

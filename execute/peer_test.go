@@ -21,6 +21,14 @@ import (
 // the peers of a test connect to in process.
 func startServer(t testing.TB) *collab.Server {
 	t.Helper()
+	cs, _ := newServer(t, rooms.Hooks{}, time.Second)
+	return cs
+}
+
+// newServer is startServer with room hooks and an idle-unload delay,
+// returning the rooms too.
+func newServer(t testing.TB, hooks rooms.Hooks, unload time.Duration) (*collab.Server, *rooms.Manager) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := embedded.Open(ctx, t.TempDir(), embedded.Options{})
 	if err != nil {
@@ -30,7 +38,7 @@ func startServer(t testing.TB) *collab.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mgr := rooms.NewManager(st, rooms.Config{}, time.Second)
+	mgr := rooms.NewManager(st, rooms.Config{Hooks: hooks}, unload)
 	cs := collab.NewServer(collab.Config{PeerID: "casual-test", StorageID: sid}, mgr, nil, nil)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -40,7 +48,7 @@ func startServer(t testing.TB) *collab.Server {
 		}
 		st.Close()
 	})
-	return cs
+	return cs, mgr
 }
 
 func dialer(cs *collab.Server, actor string) func(context.Context) (client.Transport, error) {
@@ -216,9 +224,9 @@ func TestPeerRunsQueuedRunsAndWritesResults(t *testing.T) {
 	if got := stateOf(h2, "seen"); got != int64(2) {
 		t.Errorf("state.seen = %v, want 2", got)
 	}
-	rec, err := hist.Get(testCtx(t), id)
-	if err != nil || rec.Status != execute.StatusCompleted || rec.Executor != "exec-1" || rec.DurationMs <= 0 {
-		t.Errorf("history: %+v %v", rec, err)
+	rec := waitHistory(t, hist, id, execute.Record.Finished) // written just after the document
+	if rec.Status != execute.StatusCompleted || rec.Executor != "exec-1" || rec.DurationMs <= 0 {
+		t.Errorf("history: %+v", rec)
 	}
 }
 
@@ -264,33 +272,43 @@ func TestCounterClickedFromTwoPeersKeepsBothIncrements(t *testing.T) {
 }
 
 // TestTwoExecutorsRaceAndOneRunsEachRun has two executors claim every run
-// at once: a gate on their connections holds each one's claim until the
-// other has made its own, so neither saw the other's. Each run is still
-// executed exactly once, whether a shared history fences the claim or the
-// claims in the document alone decide.
+// at once. With a shared history (memory, or PostgreSQL through two pools)
+// a gate holds each executor's History.Claim until both have made one;
+// with separate histories, a gate on their connections holds each one's
+// claim in the document until the other has made its own, so neither saw
+// the other's. Each run is still executed exactly once.
 func TestTwoExecutorsRaceAndOneRunsEachRun(t *testing.T) {
 	tests := []struct {
 		name   string
 		shared bool
 		settle time.Duration
+		hists  func(t *testing.T) [2]execute.History
 	}{
-		{"shared history", true, 0},
-		{"document claims only", false, 100 * time.Millisecond},
+		{"shared history", true, 0, func(*testing.T) [2]execute.History {
+			h := execute.NewMemHistory(0)
+			return [2]execute.History{h, h}
+		}},
+		{"postgres history, two pools", true, 0, func(t *testing.T) [2]execute.History { return pgHistories(t) }},
+		{"document claims only", false, 100 * time.Millisecond, func(*testing.T) [2]execute.History {
+			return [2]execute.History{execute.NewMemHistory(0), execute.NewMemHistory(0)}
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cs := startServer(t)
 			eng := newEngine(t, nil)
-			var hists [2]execute.History
-			hists[0] = execute.NewMemHistory(0)
-			hists[1] = hists[0]
-			if !tc.shared {
-				hists[1] = execute.NewMemHistory(0)
-			}
+			hists := tc.hists(t)
 			gate := &claimGate{}
+			dial := gate.dial(cs)
+			if tc.shared { // only the winner of the History writes to the document
+				dial = nil
+				for i, h := range hists {
+					hists[i] = &gatedHistory{History: h, g: gate}
+				}
+			}
 			peers := []*execute.Peer{
-				newPeer(t, cs, execute.PeerConfig{ID: "exec-b", Engine: eng, History: hists[0], ClaimSettle: tc.settle, Dial: gate.dial(cs)}),
-				newPeer(t, cs, execute.PeerConfig{ID: "exec-a", Engine: eng, History: hists[1], ClaimSettle: tc.settle, Dial: gate.dial(cs)}),
+				newPeer(t, cs, execute.PeerConfig{ID: "exec-b", Engine: eng, History: hists[0], ClaimSettle: tc.settle, Dial: dial}),
+				newPeer(t, cs, execute.PeerConfig{ID: "exec-a", Engine: eng, History: hists[1], ClaimSettle: tc.settle, Dial: dial}),
 			}
 			browser := newClient(t, cs, "browser")
 			h := newApp(t, browser, map[string]string{
@@ -319,13 +337,25 @@ func TestTwoExecutorsRaceAndOneRunsEachRun(t *testing.T) {
 				if run["output"] != int64(i+1) {
 					t.Fatalf("run %d: %v", i, run)
 				}
-				err := h.WaitFor(testCtx(t), func(d *crdt.Doc) bool {
-					a, _ := d.Get("runs", id, "claim:exec-a")
-					b, _ := d.Get("runs", id, "claim:exec-b")
-					return a != nil && b != nil
-				})
-				if err != nil {
-					t.Fatalf("run %d: want claims by both executors: %v", i, err)
+				if tc.shared {
+					// Both went to the fence; the winner alone claimed it in
+					// the document.
+					if n := gate.passed(); n != 2 {
+						t.Fatalf("run %d: %d claims reached the history, want 2", i, n)
+					}
+					a, b := run["claim:exec-a"] != nil, run["claim:exec-b"] != nil
+					if a == b || run["claim:"+fmt.Sprint(run["executor"])] == nil {
+						t.Errorf("run %d: want the claim of its executor only: %v", i, run)
+					}
+				} else {
+					err := h.WaitFor(testCtx(t), func(d *crdt.Doc) bool {
+						a, _ := d.Get("runs", id, "claim:exec-a")
+						b, _ := d.Get("runs", id, "claim:exec-b")
+						return a != nil && b != nil
+					})
+					if err != nil {
+						t.Fatalf("run %d: want claims by both executors: %v", i, err)
+					}
 				}
 				if !tc.shared && run["executor"] != "exec-a" {
 					t.Errorf("run %d ran on %v, want exec-a (the lowest id)", i, run["executor"])
@@ -354,6 +384,46 @@ func (g *claimGate) arm() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.armed, g.held, g.release = true, 0, make(chan struct{})
+}
+
+// enter counts one claim; it returns the channel to wait on, nil if the
+// gate is not armed.
+func (g *claimGate) enter() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.armed {
+		return nil
+	}
+	g.held++
+	if g.held == 2 {
+		g.armed = false
+		close(g.release)
+	}
+	return g.release
+}
+
+// passed returns how many claims the last arming let through.
+func (g *claimGate) passed() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.held
+}
+
+// gatedHistory holds History.Claim at the gate.
+type gatedHistory struct {
+	execute.History
+	g *claimGate
+}
+
+func (h *gatedHistory) Claim(ctx context.Context, rec execute.Record) (execute.Claim, error) {
+	if ch := h.g.enter(); ch != nil {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return execute.Claim{}, ctx.Err()
+		}
+	}
+	return h.History.Claim(ctx, rec)
 }
 
 func (g *claimGate) dial(cs *collab.Server) func(context.Context) (client.Transport, error) {
@@ -388,15 +458,5 @@ func (t *gatedTransport) hold(frame []byte) <-chan struct{} {
 	if err != nil || info.Changes == 0 {
 		return nil
 	}
-	t.g.mu.Lock()
-	defer t.g.mu.Unlock()
-	if !t.g.armed {
-		return nil
-	}
-	t.g.held++
-	if t.g.held == 2 {
-		t.g.armed = false
-		close(t.g.release)
-	}
-	return t.g.release
+	return t.g.enter()
 }

@@ -15,8 +15,10 @@ import (
 // The shape of a run in the app document (canvas schema 1, runs.<id>):
 //
 //	{handler, input, event?, status, by, at,            written by whoever queues it
-//	 "claim:<executor id>": at,                         each executor that wants it
-//	 executor, startedAt,                               the winner, when it starts
+//	 "claim:<executor id>": at,                         each executor that wants it (see Peer)
+//	 executor, startedAt, attempts, leaseUntil,         the winner, once the run has lasted
+//	                                                    ShowRunningAfter, or with the result;
+//	                                                    leaseUntil renewed while it runs
 //	 output?, error?: {code, message}, logs, metrics:   the result
 //	   {durationMs, memoryBytes, queueMs}, finishedAt}
 //
@@ -88,11 +90,16 @@ type docRun struct {
 	Input    any
 	Event    any
 	Claims   []string // executor ids that claimed it
+	ClaimAt  float64  // the latest claim's time
 	Executor string
-	Output   any
-	Error    map[string]any
-	Logs     []any
-	Metrics  map[string]any
+	// StartedAt, LeaseUntil: Unix ms, 0 if unset. Attempts: times started.
+	StartedAt  float64
+	LeaseUntil float64
+	Attempts   int
+	Output     any
+	Error      map[string]any
+	Logs       []any
+	Metrics    map[string]any
 }
 
 func (r docRun) finished() bool { return r.Status == StatusCompleted || r.Status == StatusFailed }
@@ -121,9 +128,16 @@ func readRun(d *crdt.Doc, id string) (docRun, bool) {
 	r := docRun{ID: id, Handler: str(m["handler"]), Status: str(m["status"]), By: str(m["by"]),
 		Input: m["input"], Event: m["event"], Executor: str(m["executor"]), Output: m["output"]}
 	r.At, _ = number(m["at"])
-	for k := range m {
+	r.StartedAt, _ = number(m["startedAt"])
+	r.LeaseUntil, _ = number(m["leaseUntil"])
+	attempts, _ := number(m["attempts"])
+	r.Attempts = int(attempts)
+	for k, v := range m {
 		if id, ok := strings.CutPrefix(k, claimPrefix); ok {
 			r.Claims = append(r.Claims, id)
+			if at, _ := number(v); at > r.ClaimAt {
+				r.ClaimAt = at
+			}
 		}
 	}
 	r.Error, _ = m["error"].(map[string]any)
@@ -132,15 +146,45 @@ func readRun(d *crdt.Doc, id string) (docRun, bool) {
 	return r, true
 }
 
-// pickRun returns the next run to claim: the oldest queued, unclaimed run,
-// but only when no run of the document is claimed and unfinished, so runs
-// of one app execute one at a time and each sees the state its
-// predecessors left. finished caches ids (and times) of ended runs, which
-// are never looked at again.
-func pickRun(d *crdt.Doc, finished map[string]float64) (next docRun, ok bool) {
+// leaseEnd is when a claimed, unfinished run's lease ends: its
+// leaseUntil once started, else its latest claim (or start) + lease.
+func (r docRun) leaseEnd(lease time.Duration) time.Time {
+	if r.LeaseUntil > 0 {
+		return time.UnixMilli(int64(r.LeaseUntil))
+	}
+	from := max(r.ClaimAt, r.StartedAt)
+	if from == 0 {
+		from = r.At
+	}
+	return time.UnixMilli(int64(from)).Add(lease)
+}
+
+type pickKind int
+
+const (
+	pickNone   pickKind = iota
+	pickQueued          // claim and run it
+	pickLapsed          // its executor's lease lapsed: recover it
+)
+
+// pick is what pickRun found.
+type pick struct {
+	kind pickKind
+	run  docRun
+	busy bool      // the document has queued or unfinished runs
+	wake time.Time // with pickNone: when the claimed run's lease ends
+}
+
+// pickRun returns the next thing to do in the document: the oldest queued,
+// unclaimed run, but only when no run of the document is claimed and
+// unfinished, so runs of one app execute one at a time and each sees the
+// state its predecessors left; or a claimed run whose lease lapsed before
+// now. finished caches ids (and times) of ended runs, which are never
+// looked at again.
+func pickRun(d *crdt.Doc, finished map[string]float64, now time.Time, lease time.Duration) pick {
 	ids, err := d.Keys("runs")
 	if err != nil {
-		return next, false
+		return pick{}
 	}
 	var queued []docRun
 	for _, id := range ids {
@@ -153,20 +197,24 @@ func pickRun(d *crdt.Doc, finished map[string]float64) (next docRun, ok bool) {
 		case r.finished():
 			finished[id] = r.At
 		case r.claimed():
-			return next, false // one at a time
+			if end := r.leaseEnd(lease); now.After(end) {
+				return pick{kind: pickLapsed, run: r, busy: true}
+			} else {
+				return pick{busy: true, wake: end.Add(time.Millisecond)} // one at a time
+			}
 		case r.Status == StatusQueued && r.Handler != "":
 			queued = append(queued, r)
 		}
 	}
 	if len(queued) == 0 {
-		return next, false
+		return pick{}
 	}
-	return slices.MinFunc(queued, func(a, b docRun) int {
+	return pick{kind: pickQueued, busy: true, run: slices.MinFunc(queued, func(a, b docRun) int {
 		if c := cmp.Compare(a.At, b.At); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.ID, b.ID)
-	}), true
+	})}
 }
 
 // handlerJob reads a handler and the app state into a job for run r.

@@ -155,7 +155,7 @@ func newModuleCache(e *Engine, max int) *moduleCache {
 
 // get returns the compiled module under key, compiling it once.
 func (c *moduleCache) get(ctx context.Context, key string) (wazero.CompiledModule, error) {
-	if err := checkBlobKey(key); err != nil {
+	if err := CheckBlobKey(key); err != nil {
 		return nil, &HandlerError{Err: ErrInvalidHandler, Message: err.Error()}
 	}
 	c.mu.Lock()
