@@ -4,7 +4,7 @@
 # one server at a time on this machine. Heavy: opt-in, not part of CI.
 #
 #   bash bench/run.sh              # all scenarios, both servers
-#   bash bench/run.sh hot idle     # some scenarios: hot idle ack coldload
+#   bash bench/run.sh hot idle     # some scenarios: hot hotfull ack idle coldload
 #   SERVERS=casual bash bench/run.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -12,7 +12,7 @@ bash scripts/setup.sh js_deps
 mkdir -p bin && go build -o bin/casual ./cmd/casual
 ulimit -n 20000 || true
 
-SCENARIOS=("$@"); [ ${#SCENARIOS[@]} -eq 0 ] && SCENARIOS=(hot ack idle coldload)
+SCENARIOS=("$@"); [ ${#SCENARIOS[@]} -eq 0 ] && SCENARIOS=(hot hotfull ack idle coldload)
 SERVERS=${SERVERS:-"casual node"}
 PORT=${PORT:-3999}
 URL="ws://127.0.0.1:$PORT/sync"
@@ -31,8 +31,9 @@ stop() { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null || true; }
 run() { # $1 server, $2 scenario
   echo "### $2 — $1"
   case $2 in
-    hot)  bin/casual bench --url "$URL" --rooms 1 --clients 50 --writers 5 --updates 200 --rate 20 --pid "$PID" ;;
-    ack)  bin/casual bench --url "$URL" --rooms 20 --clients 2 --writers 1 --updates 100 --rate 10 ;;
+    hot)  bin/casual bench --url "$URL" --rooms 1 --clients 50 --writers 5 --updates 200 --rate 20 --light-readers --pid "$PID" ;;
+    hotfull) bin/casual bench --url "$URL" --rooms 1 --clients 50 --writers 5 --updates 200 --rate 20 --pid "$PID" ;;
+    ack)  bin/casual bench --url "$URL" --rooms 20 --clients 2 --writers 1 --updates 100 --rate 10 --light-readers ;;
     idle) bin/casual bench --url "$URL" --rooms 1000 --clients 10 --idle --hold 30s --connect-concurrency 32 --timeout 5m --pid "$PID" ;;
   esac
   echo

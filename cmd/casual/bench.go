@@ -23,6 +23,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.WritersPerRoom, "writers", 1, "writers per room (W)")
 	fs.IntVar(&cfg.Updates, "updates", 100, "updates per writer (U)")
 	fs.Float64Var(&cfg.Rate, "rate", 10, "updates per second per writer (0 = as fast as acks allow)")
+	fs.BoolVar(&cfg.LightReaders, "light-readers", false, "clients that do not write hold no document: they answer sync from change headers (measures the server, not the clients)")
 	fs.BoolVar(&cfg.Idle, "idle", false, "only connect and hold (idle-connection memory)")
 	fs.DurationVar(&cfg.Hold, "hold", 0, "hold all connections this long before measuring/writing")
 	fs.IntVar(&cfg.ServerPID, "pid", 0, "server PID: report its RSS before and after connecting")

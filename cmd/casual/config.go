@@ -27,6 +27,7 @@ type Config struct {
 	LogLevel        slog.Level
 	PeerID          string
 	IdleUnload      time.Duration
+	IdleTrim        time.Duration
 	MaxFrameBytes   int64
 	MaxDocBytes     int64
 	MaxDocsPerConn  int
@@ -39,9 +40,13 @@ type Config struct {
 	Pprof           bool
 	EmbedKey        string
 	QuickJSWasm     string
+	ExecutorLease   time.Duration
+	ExecutorIdle    time.Duration
 	Auth            bool
 	Secret          string
 	PublicURL       string
+	SMTPURL         string
+	MailFrom        string
 	TrustProxy      bool
 	AI              generate.Config
 	ICEServers      []signaling.ICEServer
@@ -100,6 +105,7 @@ func settings() []setting {
 			return nil
 		}},
 		{"idle-unload", "CASUAL_IDLE_UNLOAD", "30s", "unload a document this long after its last peer left", dur(func(c *Config) *time.Duration { return &c.IdleUnload })},
+		{"idle-trim", "CASUAL_IDLE_TRIM", "10s", "when no message arrived for this long, return free memory to the OS (0: never)", durOrZero(func(c *Config) *time.Duration { return &c.IdleTrim })},
 		{"max-frame-bytes", "CASUAL_MAX_FRAME_BYTES", "67108864", "largest accepted frame", i64(func(c *Config) *int64 { return &c.MaxFrameBytes })},
 		{"max-doc-bytes", "CASUAL_MAX_DOC_BYTES", "67108864", "largest stored document; changes past it are refused", i64(func(c *Config) *int64 { return &c.MaxDocBytes })},
 		{"max-docs-per-conn", "CASUAL_MAX_DOCS_PER_CONN", "1000", "documents one connection may sync", intv(func(c *Config) *int { return &c.MaxDocsPerConn })},
@@ -167,6 +173,11 @@ func settings() []setting {
 			return nil
 		}},
 		{"openai-timeout", "CASUAL_OPENAI_TIMEOUT", "2m", "timeout of one model request", dur(func(c *Config) *time.Duration { return &c.AI.Timeout })},
+		{"openai-tools", "CASUAL_OPENAI_TOOLS", "true", "offer the AI's operations to the model as tool calls (false: JSON lines only, for servers that reject tools)", func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			c.AI.NoTools = !b
+			return err
+		}},
 		{"auth", "CASUAL_AUTH", "off", "on: accounts and per-document permissions on every request and sync message; off: everyone may do everything (accepted only on a loopback address)", func(c *Config, v string) error {
 			switch v {
 			case "on":
@@ -189,6 +200,14 @@ func settings() []setting {
 			c.PublicURL = strings.TrimSuffix(v, "/")
 			return nil
 		}},
+		{"smtp-url", "CASUAL_SMTP_URL", "", "SMTP server for account mail (verification, reset, invitations): smtp://user:pass@host:587 (STARTTLS when offered) or smtps://host:465; empty: mail is only logged", func(c *Config, v string) error {
+			c.SMTPURL = v
+			return nil
+		}},
+		{"mail-from", "CASUAL_MAIL_FROM", "", "sender of account mail, like 'Casual <no-reply@example.com>' (needed with --smtp-url)", func(c *Config, v string) error {
+			c.MailFrom = v
+			return nil
+		}},
 		{"trust-proxy", "CASUAL_TRUST_PROXY", "false", "trust X-Forwarded-For/Proto (behind a reverse proxy)", func(c *Config, v string) error {
 			b, err := strconv.ParseBool(v)
 			c.TrustProxy = b
@@ -198,6 +217,8 @@ func settings() []setting {
 			c.QuickJSWasm = v
 			return nil
 		}},
+		{"executor-lease", "CASUAL_EXECUTOR_LEASE", "30s", "how long an executor holds a run without renewing it; a run whose executor is lost is re-queued once, then fails with executor_lost", dur(func(c *Config) *time.Duration { return &c.ExecutorLease })},
+		{"executor-idle", "CASUAL_EXECUTOR_IDLE", "1m", "the executor lets go of a document (so it can unload) after this long without queued or running runs", dur(func(c *Config) *time.Duration { return &c.ExecutorIdle })},
 		{"shutdown-timeout", "CASUAL_SHUTDOWN_TIMEOUT", "30s", "how long a graceful shutdown may take", dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	}
 }
@@ -207,6 +228,18 @@ func dur(f func(*Config) *time.Duration) func(*Config, string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
 			return errors.New("want a positive duration like 30s")
+		}
+		*f(c) = d
+		return nil
+	}
+}
+
+// durOrZero is dur where 0 (off) is allowed too.
+func durOrZero(f func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return errors.New("want a duration like 10s, or 0 for never")
 		}
 		*f(c) = d
 		return nil
@@ -277,6 +310,11 @@ func loadConfig(args []string, getenv func(string) string) (Config, error) {
 	}
 	if c.NodeID == "" {
 		c.NodeID = c.PeerID
+	}
+	if c.SMTPURL != "" {
+		if _, err := accounts.NewSMTPMailer(c.SMTPURL, c.MailFrom); err != nil {
+			errs = append(errs, fmt.Errorf("--smtp-url / CASUAL_SMTP_URL, --mail-from / CASUAL_MAIL_FROM: %w", err))
+		}
 	}
 	if c.Redis != "" && c.Store == "embedded" {
 		errs = append(errs, errors.New("--redis / CASUAL_REDIS needs a store the nodes share: set --store postgres://…"))

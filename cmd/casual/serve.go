@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"github.com/casual-dev/casual/accounts"
+	"github.com/casual-dev/casual/accounts/accessbus"
 	accountsapi "github.com/casual-dev/casual/accounts/api"
 	accountsembedded "github.com/casual-dev/casual/accounts/embedded"
 	accountspg "github.com/casual-dev/casual/accounts/postgres"
 	"github.com/casual-dev/casual/collab/client"
 	"github.com/casual-dev/casual/crdt"
 	"github.com/casual-dev/casual/execute"
+	executionspg "github.com/casual-dev/casual/execute/postgres"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"io"
 	"log/slog"
@@ -24,9 +26,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/casual-dev/casual/collab"
 	"github.com/casual-dev/casual/generate"
+	generatepg "github.com/casual-dev/casual/generate/postgres"
 	"github.com/casual-dev/casual/rooms"
 	"github.com/casual-dev/casual/rooms/redisbus"
 	"github.com/casual-dev/casual/signaling"
@@ -78,11 +83,11 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 				}
 			},
 			Dropped: func(err error) { metrics.Dropped.WithLabelValues(collab.ErrorCode(err)).Inc() },
-			Stored: func(id crdt.DocID, d *crdt.Doc) {
-				if execute.HasQueuedRun(d) {
-					runs.watch(id)
-				}
+			FannedOut: func(shared, core int) {
+				metrics.FanOut.WithLabelValues("shared").Add(float64(shared))
+				metrics.FanOut.WithLabelValues("core").Add(float64(core))
 			},
+			Stored: runs.stored,
 		},
 	}
 	bus, err := openBus(ctx, cfg, log, reg, &rcfg.Hooks)
@@ -101,13 +106,19 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		return fmt.Errorf("accounts store: %w", err)
 	}
 	defer acctStore.Close()
+	acct, err := openAccountsRedis(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer acct.close()
 	svc, err := accounts.New(ctx, accounts.Config{
-		Store: acctStore, Rooms: mgr, Docs: st, Secret: secretOf(cfg),
+		Store: acctStore, Rooms: mgr, Docs: st, Secret: secretOf(cfg), Mailer: acct.mailer, Access: acct.access,
 		BaseURL: cfg.PublicURL, AuthOff: !cfg.Auth, Logger: log,
 	})
 	if err != nil {
 		return fmt.Errorf("accounts: %w", err)
 	}
+	defer svc.Close()
 	auth := svc.Authorizer()
 
 	cs := collab.NewServer(collab.Config{
@@ -115,6 +126,7 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		MaxDocsPerConn: cfg.MaxDocsPerConn, RatePerSec: cfg.RatePerSec, RateBurst: cfg.RateBurst,
 		SendQueue: cfg.SendQueue, PingInterval: cfg.PingInterval, Logger: log,
 	}, mgr, auth, metrics)
+	acct.access.Listen(cs.Reauthorize) // access changes re-check open sockets, on every node
 
 	ws := web.New(web.Config{
 		Collab: cs, Gatherer: reg, Logger: log, Checks: checks,
@@ -126,11 +138,15 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		ws.Handle("/debug/pprof/heap", pprof.Handler("heap"))
 		ws.Handle("/debug/pprof/goroutine", pprof.Handler("goroutine"))
 	}
-	pages := ui.New(ui.Config{Apps: ui.RoomApps{Rooms: mgr}, Tokens: embedSigner(cfg), Logger: log})
+	var appCreator ui.AppCreator = ui.RoomApps{Rooms: mgr}
+	if cfg.Auth { // apps are made through POST /v1/apps, which records their owner
+		appCreator = nil
+	}
+	pages := ui.New(ui.Config{Apps: appCreator, Tokens: embedSigner(cfg, svc), Auth: cfg.Auth, Logger: log})
 	pages.Routes(ws)
 
 	api, err := accountsapi.New(accountsapi.Config{Service: svc, Presence: accountsapi.RoomsPresence{Rooms: mgr},
-		PublicURL: cfg.PublicURL, TrustProxy: cfg.TrustProxy, Logger: log})
+		PublicURL: cfg.PublicURL, TrustProxy: cfg.TrustProxy, Redis: acct.redis, Logger: log})
 	if err != nil {
 		return fmt.Errorf("accounts api: %w", err)
 	}
@@ -145,13 +161,18 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 	}()
 	defer func() { stopJanitor(); <-janitorDone }()
 
+	hist, blobs, err := openExecutions(ctx, cfg, st)
+	if err != nil {
+		return fmt.Errorf("executor: %w", err)
+	}
 	exec, err := execute.Open(ctx, execute.Options{
 		DataDir: filepath.Join(cfg.DataDir, "execute"), QuickJSPath: cfg.QuickJSWasm,
 		Dial: func(ctx context.Context) (client.Transport, error) {
 			return cs.Connect(ctx, collab.Credentials{Actor: "executor"}), nil
 		},
 		NodeID: "executor-" + cfg.NodeID, Registerer: reg, Logger: log,
-		Authorize: httpAuthorizer(auth),
+		Authorize: httpAuthorizer(auth), AuthorizeRun: runAuthorizer(auth), History: hist, Blobs: blobs,
+		Peer: execute.PeerConfig{Lease: cfg.ExecutorLease, IdleRelease: cfg.ExecutorIdle},
 	})
 	if err != nil { // a missing QuickJS engine is not an error here: runs fail saying how to build it
 		return fmt.Errorf("executor: %w", err)
@@ -164,7 +185,23 @@ func serve(ctx context.Context, cfg Config, logOut io.Writer) error {
 		exec.Close(cctx)
 	}()
 
-	gen, err := generate.New(cfg.AI, cs, generate.Options{Logger: log, Authorize: generateAuthorizer(auth, cfg.Auth)})
+	if cfg.IdleTrim > 0 {
+		trimCtx, stopTrim := context.WithCancel(ctx)
+		trimDone := make(chan struct{})
+		go func() {
+			defer close(trimDone)
+			trimWhenIdle(trimCtx, cfg.IdleTrim, cs.Received, log)
+		}()
+		defer func() { stopTrim(); <-trimDone }()
+	}
+
+	runStore, closeRuns, err := openRunStore(ctx, cfg, st)
+	if err != nil {
+		return fmt.Errorf("ai run history: %w", err)
+	}
+	defer closeRuns()
+	gen, err := generate.New(cfg.AI, cs, generate.Options{Logger: log, Authorize: generateAuthorizer(auth, cfg.Auth),
+		Store: runStore, Node: cfg.NodeID})
 	if err != nil {
 		return fmt.Errorf("ai co-editor: %w", err)
 	}
@@ -274,6 +311,12 @@ func migrate(ctx context.Context, args []string, stdout io.Writer, getenv func(s
 	if err := accountspg.Migrate(ctx, pool); err != nil {
 		return fmt.Errorf("migrate accounts: %w", err)
 	}
+	if err := executionspg.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	if err := generatepg.Migrate(ctx, pool); err != nil {
+		return err
+	}
 	fmt.Fprintln(stdout, "migrations applied")
 	return nil
 }
@@ -349,13 +392,59 @@ func result(err error) string {
 	return "ok"
 }
 
-// embedSigner signs embed tokens with --embed-key; nil lets ui pick a
-// random key (tokens then die with the process).
-func embedSigner(cfg Config) ui.TokenSigner {
-	if cfg.EmbedKey == "" {
-		return nil
+// accountsRedis is what accounts use beside their store: the mailer, and,
+// with --redis, the Redis client that shares rate limits and carries
+// access changes between nodes.
+type accountsRedis struct {
+	redis  *redis.Client // nil without --redis
+	access *accessbus.Bus
+	mailer accounts.Mailer // nil: the service's default (log only)
+}
+
+func openAccountsRedis(ctx context.Context, cfg Config, log *slog.Logger) (*accountsRedis, error) {
+	a := &accountsRedis{}
+	if cfg.SMTPURL != "" {
+		m, err := accounts.NewSMTPMailer(cfg.SMTPURL, cfg.MailFrom)
+		if err != nil {
+			return nil, err
+		}
+		a.mailer = m
 	}
-	return ui.HMACSigner{Key: []byte(cfg.EmbedKey)}
+	if cfg.Redis != "" {
+		ro, err := redis.ParseURL(cfg.Redis)
+		if err != nil {
+			return nil, fmt.Errorf("accounts redis: %w", err)
+		}
+		// fail fast: a rate limit check waits on it, and falls back to this
+		// node's own buckets when Redis does not answer
+		ro.ContextTimeoutEnabled = true
+		for _, d := range []struct {
+			v   *time.Duration
+			def time.Duration
+		}{{&ro.DialTimeout, 2 * time.Second}, {&ro.ReadTimeout, time.Second}, {&ro.WriteTimeout, time.Second}} {
+			if *d.v == 0 { // unless the URL says otherwise
+				*d.v = d.def
+			}
+		}
+		ro.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+		a.redis = redis.NewClient(ro)
+	}
+	bus, err := accessbus.New(ctx, accessbus.Options{Redis: a.redis, Node: cfg.NodeID, Logger: log})
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	a.access = bus
+	return a, nil
+}
+
+func (a *accountsRedis) close() {
+	if a.access != nil {
+		a.access.Close()
+	}
+	if a.redis != nil {
+		a.redis.Close()
+	}
 }
 
 // accountsStore is what serve needs of an accounts store.
@@ -372,6 +461,21 @@ func openAccountsStore(ctx context.Context, cfg Config, st store.Store) (account
 		return accountspg.New(ctx, pg.Pool(), accountspg.Options{AutoMigrate: cfg.AutoMigrate})
 	}
 	return accountsembedded.OpenDir(ctx, cfg.DataDir)
+}
+
+// openRunStore keeps the AI co-editor's run history beside the documents:
+// <data dir>/ai-runs.db (bbolt) for the embedded store, the same database
+// for PostgreSQL. close releases it (after the generator has closed).
+func openRunStore(ctx context.Context, cfg Config, st store.Store) (generate.RunStore, func() error, error) {
+	if pg, ok := st.(*postgres.Store); ok {
+		rs, err := generatepg.New(ctx, pg.Pool(), generatepg.Options{AutoMigrate: cfg.AutoMigrate})
+		return rs, func() error { return nil }, err
+	}
+	rs, err := generate.OpenBoltStore(filepath.Join(cfg.DataDir, "ai-runs.db"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return rs, rs.Close, nil
 }
 
 // secretOf returns --secret as a key, nil (the store's generated key) when
@@ -418,6 +522,29 @@ func httpAuthorizer(auth collab.Authorizer) func(r *http.Request, app string, wr
 	}
 }
 
+// runAuthorizer lets a request queue runs with write access, or with a
+// run-mode share (a run embed), when the authorizer knows shares.
+func runAuthorizer(auth collab.Authorizer) func(r *http.Request, app string) error {
+	runner, ok := auth.(interface {
+		CanRun(ctx context.Context, cred collab.Credentials, doc crdt.DocID) error
+	})
+	check := httpAuthorizer(auth)
+	return func(r *http.Request, app string) error {
+		if !ok {
+			return check(r, app, true)
+		}
+		id, err := crdt.ParseDocID(app)
+		if err != nil {
+			return err
+		}
+		cred := credentialsOf(r)
+		if err := auth.Authenticate(r.Context(), cred); err != nil {
+			return fmt.Errorf("%w: %v", execute.ErrUnauthenticated, err)
+		}
+		return runner.CanRun(r.Context(), cred, id)
+	}
+}
+
 // generateAuthorizer lets a request drive the AI on an app only with write
 // access to it; a request for a new app needs a signed-in caller when
 // accounts are on.
@@ -435,54 +562,56 @@ func generateAuthorizer(auth collab.Authorizer, authOn bool) func(r *http.Reques
 	}
 }
 
-// runWatcher asks the executor to watch documents in which someone queued
-// a run (a browser writing runs.<id> = {status: "queued"} directly). A
-// watched document stays open while the executor runs (the protocol has no
-// way to stop syncing one document).
+// openExecutions returns the execution history and module store of a
+// postgres store (the executions and execution_blobs tables, shared by the
+// nodes: the history's claim runs each run once and an app's runs one at
+// a time; a module uploaded through any node runs on every node), or nils
+// for the executor's defaults (bbolt and a directory in the data dir).
+func openExecutions(ctx context.Context, cfg Config, st store.Store) (execute.History, execute.BlobStore, error) {
+	pg, ok := st.(*postgres.Store)
+	if !ok {
+		return nil, nil, nil
+	}
+	h, err := executionspg.New(ctx, pg.Pool(), executionspg.Options{AutoMigrate: cfg.AutoMigrate})
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, h.Blobs(), nil
+}
+
+// runWatcher tells the executor about documents in which someone queued a
+// run (a browser writing runs.<id> = {status: "queued"} directly), from
+// the rooms' Stored hook, which exists before the executor does. The
+// executor opens such a document, and lets it go once it has been idle
+// for --executor-idle.
 type runWatcher struct {
 	log *slog.Logger
 
-	mu       sync.Mutex
-	peer     *execute.Peer
-	ctx      context.Context
-	cancel   context.CancelFunc
-	watching map[crdt.DocID]bool
-	wg       sync.WaitGroup
+	mu   sync.Mutex
+	peer *execute.Peer
 }
 
 func (w *runWatcher) start(p *execute.Peer) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.peer = p
-	w.ctx, w.cancel = context.WithCancel(context.Background())
-	w.watching = map[crdt.DocID]bool{}
 }
 
-// watch never blocks: it runs on a room's goroutine.
-func (w *runWatcher) watch(id crdt.DocID) {
+// stored is the rooms' Stored hook. It never blocks: it runs on a room's
+// goroutine. A document the executor watches needs no scan for queued
+// runs: the executor sees every change of it.
+func (w *runWatcher) stored(id crdt.DocID, d *crdt.Doc) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.peer == nil || w.watching[id] || w.ctx.Err() != nil {
-		return
+	p := w.peer
+	w.mu.Unlock()
+	if p != nil && !p.Touch(id) && execute.HasQueuedRun(d) {
+		p.Notify(id)
 	}
-	w.watching[id] = true
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		if _, err := w.peer.Watch(w.ctx, id); err != nil && w.ctx.Err() == nil {
-			w.log.Warn("executor could not watch document", slog.String("doc", string(id)), slog.Any("err", err))
-			w.mu.Lock()
-			delete(w.watching, id)
-			w.mu.Unlock()
-		}
-	}()
 }
 
+// stop forgets the peer; closing it ends the watches it started.
 func (w *runWatcher) stop() {
 	w.mu.Lock()
-	if w.cancel != nil {
-		w.cancel()
-	}
-	w.mu.Unlock()
-	w.wg.Wait()
+	defer w.mu.Unlock()
+	w.peer = nil
 }

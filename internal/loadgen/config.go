@@ -39,6 +39,13 @@ type Config struct {
 	Updates        int     // updates per writer
 	Rate           float64 // updates per second per writer; 0 = as fast as acks allow
 
+	// LightReaders makes every client that does not write a light reader:
+	// it speaks the protocol and answers sync messages from the change
+	// headers alone, holding no document, so the load generator's CPU goes
+	// to the server under test instead of to 50 replicas applying every
+	// update. Writers (and each room's creator) stay full replicas, and
+	// convergence is still checked (light readers compare change heads).
+	LightReaders bool
 	// Idle only connects the clients (each opens its room's document) and
 	// holds them: no writes. For the idle-connection memory test.
 	Idle bool

@@ -30,7 +30,8 @@ type room struct {
 	id      crdt.DocID
 	clients []*client.Client
 	handles []*client.Handle
-	want    []crdt.Hash // every writer's heads after its last update
+	light   []*lightReader // slot i set (and clients[i] nil) for light readers
+	want    []crdt.Hash    // every writer's heads after its last update
 }
 
 func newBench(cfg Config) *bench {
@@ -52,7 +53,8 @@ func newBench(cfg Config) *bench {
 	for i := range cfg.Rooms {
 		b.rooms = append(b.rooms, &room{idx: i,
 			clients: make([]*client.Client, cfg.ClientsPerRoom),
-			handles: make([]*client.Handle, cfg.ClientsPerRoom)})
+			handles: make([]*client.Handle, cfg.ClientsPerRoom),
+			light:   make([]*lightReader, cfg.ClientsPerRoom)})
 	}
 	return b
 }
@@ -87,6 +89,9 @@ func (b *bench) connect(ctx context.Context) error {
 	per := b.cfg.ClientsPerRoom - 1
 	err = parallel(ctx, len(b.rooms)*per, b.cfg.ConnectConcurrency, func(ctx context.Context, i int) error {
 		r, slot := b.rooms[i/per], 1+i%per
+		if b.isLight(slot) {
+			return b.openLight(ctx, r, slot)
+		}
 		c, err := b.open(ctx, r, slot)
 		if err != nil {
 			return err
@@ -101,6 +106,30 @@ func (b *bench) connect(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("bench: join rooms: %w", err)
 	}
+	return nil
+}
+
+// isLight reports whether client slot of a room is a light reader.
+func (b *bench) isLight(slot int) bool {
+	return b.cfg.LightReaders && slot > 0 && slot >= b.cfg.WritersPerRoom
+}
+
+func (b *bench) openLight(ctx context.Context, r *room, slot int) error {
+	peer := fmt.Sprintf("bench-r%d-c%d", r.idx, slot)
+	t, err := b.dial(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", peer, err)
+	}
+	expect := 0
+	if !b.cfg.Idle {
+		expect = b.cfg.WritersPerRoom * b.cfg.Updates
+	}
+	l, err := openLight(ctx, t, peer, r.id, expect)
+	if err != nil {
+		t.Close()
+		return fmt.Errorf("%s: %w", peer, err)
+	}
+	r.light[slot] = l
 	return nil
 }
 
@@ -133,6 +162,9 @@ func (b *bench) converge(ctx context.Context) (bool, error) {
 	}
 	err := parallel(ctx, len(slots), b.cfg.ConnectConcurrency, func(ctx context.Context, k int) error {
 		r := b.rooms[slots[k].r]
+		if l := r.light[slots[k].i]; l != nil {
+			return l.waitHas(ctx, r.want)
+		}
 		return r.handles[slots[k].i].WaitFor(ctx, func(d *crdt.Doc) bool {
 			for _, h := range r.want {
 				if !d.HasChange(h) {
@@ -151,9 +183,15 @@ func (b *bench) converge(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	for _, r := range b.rooms {
-		first := r.handles[0].Heads()
-		for _, h := range r.handles[1:] {
-			if !slices.Equal(first, h.Heads()) {
+		first := sortedHeads(r.handles[0].Heads())
+		for i := 1; i < len(r.handles); i++ {
+			var heads []crdt.Hash
+			if r.light[i] != nil {
+				heads = r.light[i].Heads()
+			} else {
+				heads = sortedHeads(r.handles[i].Heads())
+			}
+			if !slices.Equal(first, heads) {
 				return false, nil
 			}
 		}
@@ -164,6 +202,11 @@ func (b *bench) converge(ctx context.Context) (bool, error) {
 func (b *bench) dropped() int {
 	n := 0
 	for _, r := range b.rooms {
+		for _, l := range r.light {
+			if l != nil && l.Err() != nil {
+				n++
+			}
+		}
 		for _, c := range r.clients {
 			if c != nil && c.Err() != nil {
 				n++
@@ -182,6 +225,18 @@ func (b *bench) closeAll() {
 			}
 		}
 	}
+	var ls []*lightReader
+	for _, r := range b.rooms {
+		for _, l := range r.light {
+			if l != nil {
+				ls = append(ls, l)
+			}
+		}
+	}
+	_ = parallel(context.Background(), len(ls), b.cfg.ConnectConcurrency, func(_ context.Context, i int) error {
+		ls[i].Close()
+		return nil
+	})
 	// Closing only fails for transports already broken; nothing to do then.
 	_ = parallel(context.Background(), len(cs), b.cfg.ConnectConcurrency, func(_ context.Context, i int) error {
 		if err := cs[i].Close(); err != nil {
@@ -220,4 +275,10 @@ feed:
 	close(next)
 	wg.Wait()
 	return context.Cause(ctx)
+}
+
+func sortedHeads(hs []crdt.Hash) []crdt.Hash {
+	hs = slices.Clone(hs)
+	slices.SortFunc(hs, func(a, b crdt.Hash) int { return strings.Compare(string(a[:]), string(b[:])) })
+	return hs
 }

@@ -45,6 +45,16 @@ func TestRunTinyBenchmark(t *testing.T) {
 			})
 			cfg.URL = "ws" + strings.TrimPrefix(srv.URL, "http") + "/sync"
 		}},
+		{"light readers, reference server", func(t *testing.T, cfg *Config) {
+			cfg.URL, cfg.ServerPID = clienttest.NodeServer(t)
+			cfg.LightReaders, cfg.ClientsPerRoom = true, 4
+		}},
+		{"light readers, relay, two writers unpaced", func(t *testing.T, cfg *Config) {
+			r := clienttest.NewRelay()
+			t.Cleanup(r.Close)
+			cfg.Dial = func(context.Context) (client.Transport, error) { return r.Connect(), nil }
+			cfg.LightReaders, cfg.ClientsPerRoom, cfg.WritersPerRoom, cfg.Rate = true, 5, 2, 0
+		}},
 		{"relay over pipes, two writers unpaced", func(t *testing.T, cfg *Config) {
 			r := clienttest.NewRelay()
 			t.Cleanup(r.Close)

@@ -38,7 +38,28 @@ func (b *bench) write(parent context.Context, res *Result) error {
 		failed           int
 	)
 	for _, r := range b.rooms {
+		for _, l := range r.light {
+			if l == nil {
+				continue
+			}
+			trackWG.Add(1)
+			go func() {
+				defer trackWG.Done()
+				lat, miss, err := l.waitSeen(ctx)
+				mu.Lock()
+				defer mu.Unlock()
+				fanout = append(fanout, lat...)
+				missing += miss
+				if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+					cfg.Logger.Warn("bench: light reader stopped", slog.String("doc", string(r.id)),
+						slog.String("peer", l.peerID), slog.Any("err", err))
+				}
+			}()
+		}
 		for slot, h := range r.handles {
+			if h == nil {
+				continue // a light reader
+			}
 			tr := newTracker(slot, cfg.WritersPerRoom, cfg.Updates)
 			if tr.remaining == 0 {
 				continue
@@ -120,7 +141,7 @@ func writer(ctx context.Context, h *client.Handle, w, n int, rate float64) ([]ti
 		}
 		sent := time.Now()
 		key := updateKey(w, seq)
-		if err := h.Change(ctx, "", func(d *crdt.Doc) error {
+		if err := h.Change(ctx, sentPrefix+strconv.FormatInt(sent.UnixNano(), 10), func(d *crdt.Doc) error {
 			return d.Set([]any{key}, sent.UnixNano())
 		}); err != nil {
 			return lat, err
