@@ -44,6 +44,8 @@ type Doc struct {
 	// seqs caches each actor's highest change sequence (see checkChanges);
 	// nil means unknown, rebuilt from the history on next use.
 	seqs map[string]uint64
+	// seqsBuiltAt are the heads at which seqs was last rebuilt.
+	seqsBuiltAt []Hash
 	// waiting are received changes the core holds until their dependencies
 	// arrive (see checkChanges).
 	waiting map[Hash]changeHeader
@@ -95,6 +97,7 @@ func (d *Doc) LoadIncremental(data []byte) (err error) {
 	if err := d.am.LoadIncremental(data); err != nil {
 		return fmt.Errorf("%w: load incremental: %v", ErrCorrupt, err)
 	}
+	d.noteHeld(data)
 	return nil
 }
 
@@ -226,6 +229,7 @@ func (d *Doc) ApplyChanges(raw ...[]byte) (err error) {
 		if err := d.am.Apply(chs...); err != nil {
 			return fmt.Errorf("%w: apply changes: %v", ErrCorrupt, err)
 		}
+		d.noteHeld(r)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"testing"
 
@@ -238,6 +239,113 @@ func TestSequenceCacheMatchesHistory(t *testing.T) {
 			check(a, "after merge")
 			a.LoadIncremental(b.Save())
 			check(a, "after load incremental")
+		}
+	}
+}
+
+// A change the core holds for a missing dependency can arrive by
+// LoadIncremental (another node's changes) and be let in later by a
+// Receive that brings the dependency. The sequence cache must learn of
+// it then, or the actor's next change is refused as out of sequence.
+func TestChangeHeldFromLoadIsCountedWhenReceiveReleasesIt(t *testing.T) {
+	base := New()
+	base.Set([]any{"base"}, int64(1))
+	base.Commit("")
+
+	writer, _ := base.Fork() // actor A: x1 depends on y (actor B)
+	other, _ := base.Fork()
+	other.Set([]any{"y"}, int64(1))
+	y, _, _ := other.Commit("")
+	writer.Merge(other)
+	writer.Set([]any{"x"}, int64(1))
+	writer.Commit("")
+
+	d, _ := base.Fork()
+	if _, err := d.actorSeqs(); err != nil { // the cache is built, as in a busy room
+		t.Fatal(err)
+	}
+	held, _ := writer.Changes(y) // x1 alone: y is missing here
+	if len(held) != 1 {
+		t.Fatalf("%d changes after y", len(held))
+	}
+	if err := d.LoadIncremental(held[0].Raw); err != nil {
+		t.Fatal(err)
+	}
+	ych, _ := other.Changes(base.Heads()...)
+	if _, err := d.NewSyncState().Receive(syncMessageWith(ych[0].Raw)); err != nil {
+		t.Fatal(err)
+	}
+	if !d.HasChange(held[0].Hash) {
+		t.Fatal("the held change was not let in")
+	}
+	writer.Set([]any{"x"}, int64(2))
+	writer.Commit("")
+	next, _ := writer.Changes(held[0].Hash)
+	if _, err := d.NewSyncState().Receive(syncMessageWith(next[0].Raw)); err != nil {
+		t.Fatalf("the writer's next change was refused: %v", err)
+	}
+}
+
+// Honest changes reach a document in any order, by a Receive (a peer) or
+// LoadIncremental (another node's changes), and none is refused; the
+// sequence cache always equals a rebuild.
+func TestSequenceCacheSurvivesAnyDeliveryOrder(t *testing.T) {
+	for seed := range int64(40) {
+		rng := rand.New(rand.NewPCG(uint64(seed), 1))
+		base := New()
+		base.Set([]any{"base"}, int64(0))
+		base.Commit("")
+		writers := make([]*Doc, 3)
+		for i := range writers {
+			writers[i], _ = base.Fork()
+		}
+		// the writers edit and now and then merge each other's work, so
+		// changes depend across actors
+		for step := range 30 {
+			w := writers[rng.IntN(len(writers))]
+			if rng.IntN(4) == 0 {
+				w.Merge(writers[rng.IntN(len(writers))])
+			}
+			w.Set([]any{"k"}, int64(step))
+			w.Commit("")
+		}
+		var all []Change
+		seen := map[Hash]bool{}
+		for _, w := range writers {
+			chs, _ := w.Changes(base.Heads()...)
+			for _, c := range chs {
+				if !seen[c.Hash] {
+					seen[c.Hash] = true
+					all = append(all, c)
+				}
+			}
+		}
+		rng.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+
+		d, _ := base.Fork()
+		d.actorSeqs()
+		for i, c := range all {
+			var err error
+			if rng.IntN(2) == 0 {
+				_, err = d.NewSyncState().Receive(syncMessageWith(c.Raw))
+			} else {
+				err = d.LoadIncremental(c.Raw)
+			}
+			if err != nil {
+				t.Fatalf("seed %d: change %d of %d refused: %v", seed, i, len(all), err)
+			}
+			if d.seqs != nil {
+				cached := maps.Clone(d.seqs)
+				d.seqs = nil
+				if fresh, _ := d.actorSeqs(); !maps.Equal(cached, fresh) {
+					t.Fatalf("seed %d, after change %d: cache %v, history %v", seed, i, cached, fresh)
+				}
+			}
+		}
+		for _, c := range all {
+			if !d.HasChange(c.Hash) {
+				t.Fatalf("seed %d: change %s never applied", seed, c.Hash)
+			}
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/automerge/automerge-go"
 )
@@ -159,7 +160,22 @@ func (r *reader) bytes() []byte { return r.take(r.count()) }
 // are still waiting for their dependencies — continues its actor's
 // sequence. Changes whose dependencies are missing are legitimate (the
 // core keeps them until the dependencies arrive) and are only tracked.
+//
+// The check reads the sequence cache. Should the cache ever be behind the
+// history, an honest change would be refused, and its peer could never
+// sync again; so a refusal is confirmed against a rebuilt cache, unless
+// the cache was rebuilt at the current heads already (a peer repeating a
+// forged change costs one rebuild per change the document gains).
 func (d *Doc) checkChanges(raw [][]byte) ([]Hash, error) {
+	hashes, err := d.checkChangesCached(raw)
+	if errors.Is(err, ErrInvalidChange) && !slices.Equal(d.seqsBuiltAt, d.Heads()) {
+		d.seqs = nil
+		hashes, err = d.checkChangesCached(raw)
+	}
+	return hashes, err
+}
+
+func (d *Doc) checkChangesCached(raw [][]byte) ([]Hash, error) {
 	if len(raw) == 0 {
 		return nil, nil
 	}
@@ -258,6 +274,38 @@ func (d *Doc) noteReceived(raw [][]byte) {
 	}
 }
 
+// noteHeld records the changes of data (concatenated chunks, as
+// LoadIncremental and ApplyChanges take) that the core holds for missing
+// dependencies: when a later Receive lets them in, noteReceived counts
+// them in the sequence cache, as it does for changes held from a Receive.
+// Document chunks are complete and never held.
+func (d *Doc) noteHeld(data []byte) {
+	for len(data) >= 10 && [4]byte(data[:4]) == changeMagic {
+		r := reader{b: data[9:]}
+		n := r.count()
+		r.take(n)
+		if r.err != nil {
+			return
+		}
+		chunk := data[:len(data)-len(r.b)]
+		data = r.b
+		if typ := chunk[8]; typ != chunkChange && typ != chunkCompressedChange {
+			continue
+		}
+		c, err := parseChangeHeader(chunk)
+		if err != nil || d.HasChange(c.hash) {
+			continue
+		}
+		if d.waiting == nil {
+			d.waiting = map[Hash]changeHeader{}
+		}
+		if len(d.waiting) < maxWaiting {
+			c.rest = nil
+			d.waiting[c.hash] = c
+		}
+	}
+}
+
 // maxWaiting bounds how many held changes are tracked per document.
 const maxWaiting = 100000
 
@@ -278,6 +326,7 @@ func (d *Doc) actorSeqs() (map[string]uint64, error) {
 		}
 	}
 	d.seqs = seqs
+	d.seqsBuiltAt = d.Heads()
 	return seqs, nil
 }
 
