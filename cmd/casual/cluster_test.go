@@ -292,6 +292,8 @@ type editor struct {
 	mu         sync.Mutex
 	acked      []string
 	reconnects int
+	addr       string // the node connected to, for failure reports
+	last       string // the key being written, for failure reports
 }
 
 func (e *editor) connect(ctx context.Context) error {
@@ -302,7 +304,9 @@ func (e *editor) connect(ctx context.Context) error {
 		if err == nil {
 			h, ferr := cl.Find(ctx, e.doc)
 			if ferr == nil {
-				e.cl, e.h = cl, h
+				e.mu.Lock()
+				e.cl, e.h, e.addr = cl, h, addr
+				e.mu.Unlock()
 				return nil
 			}
 			cl.Close()
@@ -319,6 +323,9 @@ func (e *editor) connect(ctx context.Context) error {
 // write sets key and waits for the acknowledgement, reconnecting and
 // writing again if the connection drops first.
 func (e *editor) write(ctx context.Context, key string) error {
+	e.mu.Lock()
+	e.last = key
+	e.mu.Unlock()
 	for {
 		err := e.h.Change(ctx, "", func(d *crdt.Doc) error { return d.Set([]any{key}, e.name) })
 		if err == nil {
@@ -389,6 +396,18 @@ func waitProgress(t *testing.T, ctx context.Context, eds []*editor, what string,
 			for _, e := range eds {
 				a, r := e.progress()
 				state = append(state, fmt.Sprintf("%s: %d acked, %d reconnects", e.name, a, r))
+				e.mu.Lock()
+				var errs []string
+				for more := true; more; {
+					select {
+					case m := <-e.cl.Errors():
+						errs = append(errs, m.Code+": "+m.Message)
+					default:
+						more = false
+					}
+				}
+				t.Logf("%s: on %s, connection err %v, heads %v, last key %q, errors from the server %q", e.name, e.addr, e.cl.Err(), e.h.Heads(), e.last, errs)
+				e.mu.Unlock()
 			}
 			var dump strings.Builder
 			pprof.Lookup("goroutine").WriteTo(&dump, 1)

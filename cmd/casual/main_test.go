@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,6 +44,9 @@ type proc struct {
 	addr    string
 	dataDir string
 	exited  chan struct{}
+
+	mu       sync.Mutex
+	warnings []string // the last WARN and ERROR lines of its log, for failures
 }
 
 func freeAddr(t *testing.T) string {
@@ -68,17 +72,50 @@ func startProc(t *testing.T, addr, dataDir string, env ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{t: t, cmd: cmd, addr: addr, dataDir: dataDir, exited: make(chan struct{})}
+	p := &proc{t: t, cmd: cmd, addr: addr, dataDir: dataDir, exited: make(chan struct{}), warnings: make([]string, 0, 40)}
+	logged := make(chan struct{})
 	go func() { // keep the log for failures
+		defer close(logged)
+		var keep *os.File
+		if dir := os.Getenv("CASUAL_TEST_LOGS"); dir != "" {
+			keep, _ = os.Create(filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+"-"+strings.ReplaceAll(addr, ":", "_")+".log"))
+			defer keep.Close()
+		}
 		sc := bufio.NewScanner(stderr)
+		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
+			if keep != nil {
+				fmt.Fprintln(keep, sc.Text())
+			}
+			if line := sc.Text(); strings.Contains(line, `"level":"WARN"`) || strings.Contains(line, `"level":"ERROR"`) {
+				p.mu.Lock()
+				if len(p.warnings) == cap(p.warnings) {
+					p.warnings = p.warnings[1:]
+				}
+				p.warnings = append(p.warnings, line)
+				p.mu.Unlock()
+			}
 			if testing.Verbose() {
 				t.Log(sc.Text())
 			}
 		}
 	}()
-	go func() { cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() { p.kill() })
+	go func() { <-logged; cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		if t.Failed() {
+			p.mu.Lock()
+			t.Logf("%s: last warnings and errors:\n%s", addr, strings.Join(p.warnings, "\n"))
+			p.mu.Unlock()
+		}
+		if t.Failed() && os.Getenv("CASUAL_TEST_LOGS") != "" {
+			p.cmd.Process.Signal(syscall.SIGQUIT) // goroutine dump into the kept log
+			select {
+			case <-p.exited:
+			case <-time.After(5 * time.Second):
+			}
+		}
+		p.kill()
+	})
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := http.Get("http://" + addr + "/readyz")
