@@ -294,6 +294,18 @@ type editor struct {
 	reconnects int
 	addr       string // the node connected to, for failure reports
 	last       string // the key being written, for failure reports
+	err        error  // why run ended early
+	events     []string
+}
+
+// log keeps a line for the failure report.
+func (e *editor) log(format string, args ...any) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.events) == 40 {
+		e.events = e.events[1:]
+	}
+	e.events = append(e.events, time.Now().Format("15:04:05.000 ")+fmt.Sprintf(format, args...))
 }
 
 func (e *editor) connect(ctx context.Context) error {
@@ -312,6 +324,7 @@ func (e *editor) connect(ctx context.Context) error {
 			cl.Close()
 			err = ferr
 		}
+		e.log("%s: connect to %s: %v", e.name, addr, err)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%s: no node to reconnect to: %w", e.name, err)
@@ -337,9 +350,14 @@ func (e *editor) write(ctx context.Context, key string) error {
 			e.mu.Unlock()
 			return nil
 		}
-		if ctx.Err() != nil || e.cl.Err() == nil {
+		if ctx.Err() != nil {
 			return fmt.Errorf("%s: %w", e.name, err)
 		}
+		// Anything else means the connection is going: a send can fail on
+		// a dying connection before the read loop has seen its end, and a
+		// node may drop a replica that reads too slowly. A JS client
+		// reconnects; so does the editor.
+		e.log("%s: reconnecting after: %v", e.name, err)
 		e.cl.Close()
 		if err := e.connect(ctx); err != nil {
 			return err
@@ -359,8 +377,13 @@ func (e *editor) progress() (acked, reconnects int) {
 // run writes keys until stop is closed, at most editorRate a second: as
 // fast as acks allow, six replicas under -race fan out more than their
 // read loops can apply, and the test measured backlog instead of faults.
-func (e *editor) run(ctx context.Context, stop <-chan struct{}) error {
-	defer func() { e.cl.Close() }()
+func (e *editor) run(ctx context.Context, stop <-chan struct{}) (err error) {
+	defer func() {
+		e.cl.Close()
+		e.mu.Lock()
+		e.err = err
+		e.mu.Unlock()
+	}()
 	pace := time.NewTicker(time.Second / editorRate)
 	defer pace.Stop()
 	for i := 0; ; i++ {
@@ -386,6 +409,12 @@ func waitProgress(t *testing.T, ctx context.Context, eds []*editor, what string,
 			if a, r := e.progress(); !cond(i, a, r) {
 				ok = false
 			}
+			e.mu.Lock()
+			err := e.err
+			e.mu.Unlock()
+			if err != nil && ctx.Err() == nil {
+				t.Fatalf("editor %s quit: %v", e.name, err)
+			}
 		}
 		if ok {
 			return
@@ -406,7 +435,8 @@ func waitProgress(t *testing.T, ctx context.Context, eds []*editor, what string,
 						more = false
 					}
 				}
-				t.Logf("%s: on %s, connection err %v, heads %v, last key %q, errors from the server %q", e.name, e.addr, e.cl.Err(), e.h.Heads(), e.last, errs)
+				t.Logf("%s: on %s, connection err %v, heads %v, last key %q, errors from the server %q, events:\n%s",
+					e.name, e.addr, e.cl.Err(), e.h.Heads(), e.last, errs, strings.Join(e.events, "\n"))
 				e.mu.Unlock()
 			}
 			var dump strings.Builder
