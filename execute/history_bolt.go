@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/casual-dev/casual/internal/boltfile"
 )
 
 // BoltHistory is a History in a bbolt file (for example
@@ -31,21 +33,9 @@ var (
 
 // OpenBoltHistory opens or creates the history file at path.
 func OpenBoltHistory(path string) (*BoltHistory, error) {
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 5 * time.Second})
+	db, err := boltfile.Open(path, "execution history", boltRuns, boltIDs, boltKeys, boltApps)
 	if err != nil {
-		return nil, fmt.Errorf("open execution history %s: %w", path, err)
-	}
-	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{boltRuns, boltIDs, boltKeys, boltApps} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open execution history %s: %w", path, err)
+		return nil, err
 	}
 	return &BoltHistory{db: db}, nil
 }

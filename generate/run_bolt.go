@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/casual-dev/casual/internal/boltfile"
 )
 
 // BoltStore is a RunStore in a bbolt file (for example
@@ -32,21 +34,9 @@ var (
 
 // OpenBoltStore opens or creates the run history file at path.
 func OpenBoltStore(path string) (*BoltStore, error) {
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 5 * time.Second})
+	db, err := boltfile.Open(path, "AI run history", boltRuns, boltByApp, boltByTime, boltOpen)
 	if err != nil {
-		return nil, fmt.Errorf("open AI run history %s: %w", path, err)
-	}
-	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{boltRuns, boltByApp, boltByTime, boltOpen} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open AI run history %s: %w", path, err)
+		return nil, err
 	}
 	return &BoltStore{db: db}, nil
 }
